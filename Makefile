@@ -1,0 +1,58 @@
+# The course's commands. `make lab` for learners, `make test` for CI and contributors.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LOCK := requirements-lock.txt
+STAMP := $(VENV)/.installed
+KERNEL := fine-tuning-course
+# Parallel test workers; setup() gives each worker its share of the CPUs.
+WORKERS ?= 2
+LAB_ARGS ?=
+
+.PHONY: help install kernel lab test run results models lock clean
+
+help:
+	@echo "make lab      install (first time), register the kernel, open JupyterLab on notebooks/"
+	@echo "make test     unit tests and every notebook in the smoke profile (offline)"
+	@echo "make run      execute every lesson headless in the detected profile; print a summary"
+	@echo "make results  copy build/results to results/ and regenerate the README's results section"
+	@echo "make models   rebuild the tiny pretrained models (deterministic, about 20 minutes)"
+
+# A virtual environment with the exact versions of the lock file; redone when either changes.
+$(STAMP): $(LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+kernel: install
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python 3 (fine-tuning course)"
+
+lab: kernel
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) notebooks/00_setup_check.ipynb
+
+test: install
+	COURSE_PROFILE=smoke COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+		--nbval-lax --nbval-current-env course_utils tests notebooks
+
+run: install
+	$(BIN)/python tools/run_lessons.py
+
+results:
+	rm -rf results && mkdir -p results && cp build/results/*.json results/
+	$(BIN)/python -m course_utils.results readme --results results --readme README.md
+
+models: install
+	$(BIN)/python -m course_utils.tiny_models build
+
+# Regenerate the lock from the current environment (after changing a version on purpose).
+lock:
+	@echo "# Exact versions for make, CI and environment.yml; made with Python 3.11 by make lock." > $(LOCK)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^course-utils' | sed 's/+cpu$$//' >> $(LOCK)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,180 @@
+"""Measuring what a model knows as a function: perplexity and masked-LM loss on fixed text.
+
+Forgetting is a change of function, so the course measures it with one procedure before and
+after training: the same texts, the same windows, the same masked positions.
+
+>>> from transformers import AutoModelForCausalLM, AutoTokenizer
+>>> from course_utils import corpus, models
+>>> tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)
+>>> lm = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+>>> round(perplexity(lm, tok, corpus.general_text("heldout")[:20]), 1)  # doctest: +SKIP
+61.2
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from course_utils.validation import check_texts
+
+
+def _token_stream(tokenizer, texts: Sequence[str], separator_id: int | None) -> list[int]:
+    stream: list[int] = []
+    for i, text in enumerate(texts):
+        if i and separator_id is not None:
+            stream.append(separator_id)
+        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return stream
+
+
+def _context_length(model) -> int | None:
+    config = model.config
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _resolve_window(model, window: int | None) -> int:
+    context = _context_length(model)
+    if window is None:
+        window = min(context or 256, 256)
+    if not isinstance(window, int) or window < 2:
+        raise ValueError(f"window must be an integer of at least 2 tokens, got {window!r}.")
+    if context is not None and window > context:
+        raise ValueError(
+            f"window={window} is longer than the model's context of {context} tokens; "
+            f"pass window={context} or less."
+        )
+    return window
+
+
+def _model_device(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def causal_lm_nll(
+    model, tokenizer, texts: Sequence[str], *, window: int | None = None, batch_size: int = 8
+) -> tuple[float, int]:
+    """Summed negative log-likelihood (nats) and the number of tokens it covers.
+
+    The texts are tokenized one by one, joined with the EOS token into one stream and cut into
+    consecutive windows of ``window`` tokens; every token but the first of each window is
+    predicted from the tokens before it in its window.
+    """
+    check_texts(texts, "texts")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    window = _resolve_window(model, window)
+    stream = _token_stream(tokenizer, texts, tokenizer.eos_token_id)
+    if len(stream) < 2:
+        raise ValueError("The texts give fewer than 2 tokens: perplexity needs at least 2.")
+    windows = [stream[i : i + window] for i in range(0, len(stream), window)]
+    windows = [w for w in windows if len(w) >= 2]
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    total_nll, total_tokens = 0.0, 0
+    try:
+        # Full windows share one length, so they batch without padding; the last may be short.
+        full = [w for w in windows if len(w) == window]
+        batches = [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
+        batches += [[w] for w in windows if len(w) != window]
+        for batch in batches:
+            ids = torch.tensor(batch, device=device)
+            logits = model(input_ids=ids).logits.float()
+            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+            target = ids[:, 1:]
+            nll = -logprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            total_nll += nll.sum().item()
+            total_tokens += target.numel()
+    finally:
+        model.train(was_training)
+    return total_nll, total_tokens
+
+
+def perplexity(
+    model, tokenizer, texts: Sequence[str], *, window: int | None = None, batch_size: int = 8
+) -> float:
+    """Token-weighted perplexity of a causal LM over fixed windows of ``window`` tokens.
+
+    ``exp(total NLL / predicted tokens)`` with the windows of :func:`causal_lm_nll`; the window
+    defaults to the model's context, at most 256. Dropout is off while measuring, and the
+    model's train/eval mode is restored afterwards.
+    """
+    nll, count = causal_lm_nll(model, tokenizer, texts, window=window, batch_size=batch_size)
+    return math.exp(nll / count)
+
+
+@torch.no_grad()
+def masked_lm_loss(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    window: int = 128,
+    mask_prob: float = 0.15,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> float:
+    """Mean cross-entropy of a masked LM on a fixed set of masked positions.
+
+    The texts become one stream of windows, each wrapped in the tokenizer's CLS and SEP; a
+    seeded generator picks ``mask_prob`` of the positions in each window, which are all replaced
+    by the mask token. The same texts, window and seed always mask the same positions, so a
+    model measured before and after training answers the same questions.
+    """
+    check_texts(texts, "texts")
+    if not 0 < mask_prob < 1:
+        raise ValueError(f"mask_prob must be between 0 and 1, got {mask_prob}.")
+    for name in ("mask_token_id", "cls_token_id", "sep_token_id"):
+        if getattr(tokenizer, name, None) is None:
+            raise ValueError(
+                f"The tokenizer has no {name.removesuffix('_id')}: masked-LM loss needs a "
+                "BERT-style tokenizer (CLS, SEP and MASK tokens)."
+            )
+    context = _context_length(model)
+    if window < 4 or (context is not None and window > context):
+        raise ValueError(f"window must be between 4 and the model's context ({context}).")
+    stream = _token_stream(tokenizer, texts, tokenizer.sep_token_id)
+    body = window - 2
+    chunks = [stream[i : i + body] for i in range(0, len(stream), body)]
+    generator = torch.Generator().manual_seed(seed)
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        for start in range(0, len(chunks), batch_size):
+            group = chunks[start : start + batch_size]
+            longest = max(len(c) for c in group) + 2
+            ids = torch.full((len(group), longest), tokenizer.pad_token_id or 0, dtype=torch.long)
+            attention = torch.zeros_like(ids)
+            labels = torch.full_like(ids, -100)
+            for row, chunk in enumerate(group):
+                seq = [tokenizer.cls_token_id, *chunk, tokenizer.sep_token_id]
+                ids[row, : len(seq)] = torch.tensor(seq)
+                attention[row, : len(seq)] = 1
+                chosen = torch.rand(len(chunk), generator=generator) < mask_prob
+                if not chosen.any():  # every window asks at least one question
+                    chosen[torch.randint(len(chunk), (1,), generator=generator)] = True
+                positions = torch.nonzero(chosen).squeeze(-1) + 1
+                labels[row, positions] = ids[row, positions]
+                ids[row, positions] = tokenizer.mask_token_id
+            logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
+            loss = torch.nn.functional.cross_entropy(
+                logits.float().flatten(0, 1), labels.to(device).flatten(), reduction="sum"
+            )
+            total += loss.item()
+            count += int((labels != -100).sum())
+    finally:
+        model.train(was_training)
+    return total / count

@@ -1,0 +1,60 @@
+"""Where the course's models live, and loading them with a message that says what to do.
+
+In the smoke profile the model names are folders inside this package; in the cpu and gpu
+profiles they are Hub names. Either way the same ``from_pretrained`` call loads them:
+
+>>> from transformers import AutoTokenizer
+>>> AutoTokenizer.from_pretrained(TINY_GPT2).pad_token is None   # like GPT-2's
+True
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+TINY_MODELS_DIR = str(resources.files("course_utils") / "pretrained")
+TINY_ENCODER = f"{TINY_MODELS_DIR}/tiny-distilbert"
+TINY_GPT2 = f"{TINY_MODELS_DIR}/tiny-gpt2"
+
+_OFFLINE_HINT = (
+    "Could not load {name!r} from the Hugging Face Hub ({error}). Is this machine online? "
+    "Offline, run the course with the bundled tiny models: set COURSE_PROFILE=smoke "
+    "(in a notebook: import os; os.environ['COURSE_PROFILE'] = 'smoke' before course_utils.setup())."
+)
+
+
+def load_pretrained(auto_class, name: str, **kwargs):
+    """``auto_class.from_pretrained(name, **kwargs)``, with a clear message when offline.
+
+    >>> from transformers import AutoModelForCausalLM
+    >>> load_pretrained(AutoModelForCausalLM, TINY_GPT2).config.model_type
+    'gpt2'
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a Hub id or a folder, got {name!r}.")
+    try:
+        return auto_class.from_pretrained(name, **kwargs)
+    except OSError as error:
+        if name.startswith("/") or "." in name.split("/")[0]:
+            raise FileNotFoundError(
+                f"No model or tokenizer at {name!r}: is the path right? The bundled models are "
+                f"{TINY_ENCODER!r} and {TINY_GPT2!r}."
+            ) from error
+        raise RuntimeError(_OFFLINE_HINT.format(name=name, error=type(error).__name__)) from error
+
+
+def parameter_count(model, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters, counting tied weights once.
+
+    >>> import torch
+    >>> parameter_count(torch.nn.Linear(3, 2))
+    8
+    """
+    seen: set[int] = set()
+    total = 0
+    for param in model.parameters():  # parameters() already yields a tied weight once
+        if id(param) in seen or (trainable_only and not param.requires_grad):
+            continue
+        seen.add(id(param))
+        total += param.numel()
+    return total

@@ -1,0 +1,103 @@
+"""The bundled tiny models: shaped like the real ones, really pretrained, rebuilt identically."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import (AutoModelForCausalLM, AutoModelForMaskedLM,
+                          AutoModelForSequenceClassification, AutoTokenizer)
+
+from course_utils import models, tiny_models
+
+
+def card(path):
+    return json.loads((Path(path) / "model_card.json").read_text())
+
+
+def test_bundled_models_fit_the_size_budget():
+    total = sum(f.stat().st_size for f in Path(models.TINY_MODELS_DIR).rglob("*") if f.is_file())
+    assert total <= 15 * 2**20
+
+
+def test_tiny_gpt2_is_shaped_like_gpt2(tiny_gpt2):
+    model, tok = tiny_gpt2
+    assert model.config.model_type == "gpt2"
+    assert tok.pad_token is None and tok.eos_token == "<|endoftext|>"
+    text = "Dosage: 5 mg/kg — naïve patients, “quoted”, 日本"
+    assert tok.decode(tok(text)["input_ids"]) == text  # byte-level: nothing is unknown
+    assert model.get_input_embeddings().weight is model.get_output_embeddings().weight  # tied
+
+
+def test_tiny_encoder_is_shaped_like_distilbert(tiny_encoder):
+    model, tok = tiny_encoder
+    assert model.config.model_type == "distilbert" and model.config.n_layers == 6
+    assert tok("The Court RULED")["input_ids"] == tok("the court ruled")["input_ids"]  # uncased
+    ids = tok("The court adjourned")["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert any(t.startswith("##") for t in tok.tokenize("antidisestablishmentarianism"))
+    assert tok.pad_token == "[PAD]" and tok.mask_token == "[MASK]"
+
+
+def test_loaded_with_the_same_calls_as_hub_names():
+    assert AutoTokenizer.from_pretrained(models.TINY_ENCODER).model_max_length == 512
+    clf = AutoModelForSequenceClassification.from_pretrained(models.TINY_ENCODER, num_labels=3)
+    assert clf.config.num_labels == 3
+    assert AutoModelForCausalLM.from_pretrained(models.TINY_GPT2).config.n_layer >= 2
+    assert AutoModelForMaskedLM.from_pretrained(models.TINY_ENCODER).config.dim >= 64
+
+
+@pytest.fixture(scope="module")
+def gpt2_metrics():
+    return tiny_models.evaluate_gpt2(models.TINY_GPT2)
+
+
+@pytest.fixture(scope="module")
+def encoder_metrics():
+    return tiny_models.evaluate_encoder(models.TINY_ENCODER)
+
+
+def test_gpt2_gate_perplexity_far_below_random_weights(gpt2_metrics):
+    m = gpt2_metrics
+    assert m["heldout_general_perplexity"] < m["random_weights_general_perplexity"] / 20
+    assert m["heldout_general_perplexity"] <= 100
+
+
+def test_encoder_gate_masked_lm_loss_far_below_random_weights(encoder_metrics):
+    m = encoder_metrics
+    assert m["heldout_general_mlm_loss"] < m["random_weights_general_mlm_loss"] - 2.0
+
+
+def test_encoder_gate_probe_beats_random_weights(encoder_metrics):
+    m = encoder_metrics
+    assert m["probe_accuracy"] > m["random_weights_probe_accuracy"] + 0.02
+
+
+def test_model_cards_match_the_shipped_weights(gpt2_metrics, encoder_metrics):
+    """The cards' metrics were measured on these very weights: re-measuring reproduces them."""
+    for path, metrics in ((models.TINY_GPT2, gpt2_metrics), (models.TINY_ENCODER, encoder_metrics)):
+        c = card(path)
+        assert c["metrics"].keys() == metrics.keys()
+        for key, value in metrics.items():
+            if isinstance(value, float):  # thread counts may move the last digits, no more
+                assert c["metrics"][key] == pytest.approx(value, abs=0.01), key
+            else:
+                assert c["metrics"][key] == value, key
+        for key in ("architecture", "settings", "corpus", "build_seconds", "license", "stands_in_for"):
+            assert key in c
+
+
+def test_build_is_deterministic(tmp_path):
+    torch.use_deterministic_algorithms(True)
+    settings = tiny_models.BuildSettings(**{**tiny_models.asdict(tiny_models.GPT2_SETTINGS),
+                                            "steps": 3, "warmup_steps": 1})
+    try:
+        for name in ("a", "b"):
+            tiny_models.build_gpt2(tmp_path / name, settings, evaluate=False)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    a = load_file(tmp_path / "a" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "a" / "tokenizer.json").read_text() == (tmp_path / "b" / "tokenizer.json").read_text()
