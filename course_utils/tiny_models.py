@@ -60,8 +60,8 @@ class BuildSettings:
     seed: int = 0
 
 
-GPT2_SETTINGS = BuildSettings(layers=4, steps=1500, peak_lr=2e-3)
-ENCODER_SETTINGS = BuildSettings(layers=6, steps=1500, peak_lr=1e-3, warmup_steps=150)
+GPT2_SETTINGS = BuildSettings(layers=4, steps=900, peak_lr=2e-3)
+ENCODER_SETTINGS = BuildSettings(layers=6, steps=900, peak_lr=1e-3, warmup_steps=100)
 
 
 def _seed_everything(seed: int) -> None:
@@ -337,6 +337,8 @@ def _corpus_description(texts: list[str], s: BuildSettings) -> dict:
 
 def _write_card(out: Path, card: dict) -> None:
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    for path in out.iterdir():  # safetensors writes 0600; a shared install must be readable
+        path.chmod(0o644)
 
 
 def build_gpt2(out: Path, s: BuildSettings = GPT2_SETTINGS, evaluate: bool = True) -> dict:
