@@ -8,8 +8,10 @@ KERNEL := fine-tuning-course
 # Parallel test workers; setup() gives each worker its share of the CPUs.
 WORKERS ?= 2
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install kernel lab test run results models lock clean
+.PHONY: help install kernel lab test run results models data lock clean
 
 help:
 	@echo "make lab      install (first time), register the kernel, open JupyterLab on notebooks/"
@@ -17,6 +19,7 @@ help:
 	@echo "make run      execute every lesson headless in the detected profile; print a summary"
 	@echo "make results  copy build/results to results/ and regenerate the README's results section"
 	@echo "make models   rebuild the tiny pretrained models (deterministic, about 20 minutes)"
+	@echo "make data     rebuild the bundled data and its card from data_src/ (deterministic)"
 
 # A virtual environment with the exact versions of the lock file; redone when either changes.
 $(STAMP): $(LOCK) pyproject.toml
@@ -32,7 +35,7 @@ kernel: install
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python 3 (fine-tuning course)"
 
 lab: kernel
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) notebooks/00_setup_check.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_setup_check.ipynb
 
 test: install
 	COURSE_PROFILE=smoke COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
@@ -48,6 +51,9 @@ results:
 
 models: install
 	$(BIN)/python -m course_utils.tiny_models build
+
+data: install
+	$(BIN)/python tools/build_data.py
 
 # Regenerate the lock from the current environment (after changing a version on purpose).
 lock:

@@ -11,8 +11,16 @@ Modules, one concern each: ``profiles`` (smoke / cpu / gpu and :func:`setup`), `
 ``tiny_models`` (building and checking the bundled tiny models), ``colab`` (the setup cell).
 """
 
-from course_utils.profiles import PROFILES, CourseConfig, setup
-from course_utils.results import Results
-
 __version__ = "0.1.0"
 __all__ = ["PROFILES", "CourseConfig", "Results", "setup", "__version__"]
+
+_LAZY = {"PROFILES": "profiles", "CourseConfig": "profiles", "setup": "profiles", "Results": "results"}
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `python -m course_utils.results` and friends start clean.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"course_utils.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

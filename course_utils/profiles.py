@@ -304,6 +304,11 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True, **
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    # "Loading weights" bars only add noise to a lesson's output; download bars (huggingface_hub)
+    # and Trainer's progress bar are separate and stay on.
+    hf_logging.disable_progress_bar()
     threads = choose_thread_count()
     torch.set_num_threads(threads)
     seed_everything(seed)

@@ -195,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     args = parser.parse_args(argv)
-    if args.action == "show":
-        print(readme_section(args.results))
-        return 0
-    current = update_readme(args.readme, args.results, check=args.check)
+    try:
+        if args.action == "show":
+            print(readme_section(args.results))
+            return 0
+        current = update_readme(args.readme, args.results, check=args.check)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check and not current:
         print(f"{args.readme}'s results section disagrees with {args.results}/: regenerate it with "
               f"python -m course_utils.results readme --results {args.results}", file=sys.stderr)

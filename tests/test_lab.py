@@ -50,8 +50,9 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         kernels = tmp_path / "data" / "kernels" / "fine-tuning-course" / "kernel.json"
         assert kernels.exists(), "make lab registers the course's kernel"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)

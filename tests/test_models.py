@@ -1,0 +1,41 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from course_utils import models
+from course_utils.models import load_pretrained, parameter_count
+
+
+def test_load_pretrained_bundled():
+    assert load_pretrained(AutoTokenizer, models.TINY_GPT2).eos_token == "<|endoftext|>"
+
+
+def test_load_pretrained_offline_names_the_smoke_profile(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here anyway; fail fast
+    with pytest.raises(RuntimeError, match="COURSE_PROFILE=smoke"):
+        load_pretrained(AutoModelForCausalLM, "gpt2-that-is-not-cached")
+
+
+def test_load_pretrained_missing_folder():
+    with pytest.raises(FileNotFoundError, match="path"):
+        load_pretrained(AutoModelForCausalLM, "/no/such/model")
+
+
+def test_load_pretrained_bad_name():
+    with pytest.raises(TypeError, match="Hub id"):
+        load_pretrained(AutoModelForCausalLM, None)
+
+
+def test_parameter_count_counts_tied_weights_once(tiny_gpt2):
+    model, _ = tiny_gpt2
+    tied = model.get_input_embeddings().weight
+    assert tied is model.get_output_embeddings().weight
+    manual = sum(p.numel() for p in set(model.parameters()))
+    assert parameter_count(model) == manual
+
+
+def test_parameter_count_trainable_only():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    net[0].requires_grad_(False)
+    assert parameter_count(net) == 15 + 8
+    assert parameter_count(net, trainable_only=True) == 8
