@@ -341,6 +341,31 @@ def _write_card(out: Path, card: dict) -> None:
         path.chmod(0o644)
 
 
+LICENSE = "CC-BY-4.0 (weights trained by this course from the sources above; see LICENSE)"
+
+
+def _save_with_card(out: Path, model, tok, *, name: str, architecture: str, stands_in_for: str,
+                    s: BuildSettings, texts: list[str], history: list, start: float, metrics) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    card = {
+        "name": name,
+        "architecture": architecture,
+        "stands_in_for": stands_in_for,
+        "settings": asdict(s),
+        "corpus": _corpus_description(texts, s),
+        "training_tokens": int(s.steps * s.batch_size * s.block),
+        "loss_history": history,
+        "build_seconds": round(time.perf_counter() - start, 1),
+        "build_threads": BUILD_THREADS,
+        "metrics": metrics(out) if metrics else {},
+        "license": LICENSE,
+    }
+    _write_card(out, card)
+    return card
+
+
 def build_gpt2(out: Path, s: BuildSettings = GPT2_SETTINGS, evaluate: bool = True) -> dict:
     from transformers import GPT2LMHeadModel
 
@@ -353,25 +378,10 @@ def build_gpt2(out: Path, s: BuildSettings = GPT2_SETTINGS, evaluate: bool = Tru
     _seed_everything(s.seed)
     model = GPT2LMHeadModel(gpt2_config(s, tok))
     history = _pretrain(model, data, s, lambda b, g: {"input_ids": b, "labels": b})
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    build_seconds = round(time.perf_counter() - start, 1)
-    card = {
-        "name": "tiny-gpt2",
-        "architecture": "GPT-2 (GPT2LMHeadModel), byte-level BPE, no pad token",
-        "stands_in_for": "gpt2",
-        "settings": asdict(s),
-        "corpus": _corpus_description(texts, s),
-        "training_tokens": int(s.steps * s.batch_size * s.block),
-        "loss_history": history,
-        "build_seconds": build_seconds,
-        "build_threads": BUILD_THREADS,
-        "metrics": evaluate_gpt2(out) if evaluate else {},
-        "license": "Apache-2.0 (weights built by this course from the sources above)",
-    }
-    _write_card(out, card)
-    return card
+    return _save_with_card(out, model, tok, name="tiny-gpt2", stands_in_for="gpt2",
+                           architecture="GPT-2 (GPT2LMHeadModel), byte-level BPE, no pad token",
+                           s=s, texts=texts, history=history, start=start,
+                           metrics=evaluate_gpt2 if evaluate else None)
 
 
 def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool = True) -> dict:
@@ -391,25 +401,10 @@ def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool
         return {"input_ids": inputs, "labels": labels}
 
     history = _pretrain(model, data, s, make_batch)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    build_seconds = round(time.perf_counter() - start, 1)
-    card = {
-        "name": "tiny-distilbert",
-        "architecture": "DistilBERT (DistilBertForMaskedLM), uncased WordPiece",
-        "stands_in_for": "distilbert-base-uncased",
-        "settings": asdict(s),
-        "corpus": _corpus_description(texts, s),
-        "training_tokens": int(s.steps * s.batch_size * s.block),
-        "loss_history": history,
-        "build_seconds": build_seconds,
-        "build_threads": BUILD_THREADS,
-        "metrics": evaluate_encoder(out) if evaluate else {},
-        "license": "Apache-2.0 (weights built by this course from the sources above)",
-    }
-    _write_card(out, card)
-    return card
+    return _save_with_card(out, model, tok, name="tiny-distilbert", stands_in_for="distilbert-base-uncased",
+                           architecture="DistilBERT (DistilBertForMaskedLM), uncased WordPiece",
+                           s=s, texts=texts, history=history, start=start,
+                           metrics=evaluate_encoder if evaluate else None)
 
 
 def main(argv: list[str] | None = None) -> int:
