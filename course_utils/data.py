@@ -58,8 +58,9 @@ def load_raw_domain_frame() -> pd.DataFrame:
 def load_domain_splits(max_train: int | None = None, max_eval: int | None = None, seed: int = 0):
     """The clean splits as a ``DatasetDict`` (``id, text, label, hard``; ``label`` a ClassLabel).
 
-    ``max_train`` / ``max_eval`` subsample (stratified by label, reproducibly) for the smoke
-    profile; pass ``cfg.sizes.max_train_examples`` and ``cfg.sizes.max_eval_examples``.
+    ``max_train`` / ``max_eval`` subsample the training / validation split (stratified by
+    label, reproducibly) for the smoke profile; pass ``cfg.sizes.max_train_examples`` and
+    ``cfg.sizes.max_eval_examples``. The test split is always whole: it is what results report.
     """
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
@@ -69,7 +70,7 @@ def load_domain_splits(max_train: int | None = None, max_eval: int | None = None
     out = {}
     for split in SPLITS:
         part = frame[frame["split"] == split]
-        limit = max_train if split == "train" else max_eval
+        limit = {"train": max_train, "validation": max_eval, "test": None}[split]
         part = _stratified_head(part, limit, seed)
         part = part.assign(label=part["label"].map(label2id()))[["id", "text", "label", "hard"]]
         out[split] = Dataset.from_pandas(part.reset_index(drop=True), features=features)

@@ -222,21 +222,6 @@ def _pretrain(model, data: torch.Tensor, s: BuildSettings, make_batch, log_every
 # ---------------------------------------------------------------------------- evaluation
 
 
-@torch.no_grad()
-def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32):
-    """Mean of the last hidden states over real (non-pad) tokens, one row per text."""
-    base = model.base_model if hasattr(model, "base_model") else model
-    base.eval()
-    rows = []
-    for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i : i + batch_size], truncation=True, max_length=max_length,
-                        padding=True, return_tensors="pt")
-        hidden = base(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        rows.append((hidden * mask).sum(1) / mask.sum(1))
-    return torch.cat(rows).numpy()
-
-
 def probe_accuracy(features: np.ndarray, labels: list[str], seed: int = 0) -> float:
     """Held-out accuracy of a logistic regression on fixed features (70/30 stratified split)."""
     from sklearn.linear_model import LogisticRegression
@@ -296,6 +281,7 @@ def evaluate_encoder(path: str | Path) -> dict:
     """Held-out masked-LM loss and the probe scores of the tiny encoder against random weights."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    from course_utils.classifier import mean_pooled_features
     from course_utils.forgetting import masked_lm_loss
 
     tok = AutoTokenizer.from_pretrained(path)

@@ -68,7 +68,8 @@ def test_dataset_dict(clean):
 def test_subsampling_is_stratified_and_reproducible():
     a = data.load_domain_splits(max_train=60, max_eval=30, seed=3)
     b = data.load_domain_splits(max_train=60, max_eval=30, seed=3)
-    assert len(a["train"]) == 60 and len(a["test"]) == 30 and a["train"]["id"] == b["train"]["id"]
+    assert len(a["train"]) == 60 and len(a["validation"]) == 30 and a["train"]["id"] == b["train"]["id"]
+    assert len(a["test"]) == len(data.load_domain_splits()["test"]), "the test split stays whole"
     assert len(set(a["train"]["label"])) == 3
     with pytest.raises(ValueError, match="one per label"):
         data.load_domain_splits(max_train=2)

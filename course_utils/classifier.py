@@ -1,0 +1,184 @@
+"""Fine-tuning a sequence classifier the course's way, and a cached classifier for later lessons.
+
+Lesson 02 shows the ``Trainer`` code once; :func:`fine_tune` is the same recipe in one call.
+:func:`train_or_load_classifier` trains it on first use and reloads it after, so lessons 03 and
+04 start from a fine-tuned model while still running on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from course_utils import data
+from course_utils.evaluation import compute_metrics
+from course_utils.training import check_classifier_setup, training_args
+
+
+def tokenize_splits(splits, tokenizer, max_length: int):
+    """Tokenize every split, truncating at ``max_length``; padding is left to the collator
+    (per batch, to the longest text in it)."""
+    if getattr(tokenizer, "pad_token", None) is None:
+        raise ValueError("The tokenizer has no pad token, which batching needs: set "
+                         "tokenizer.pad_token = tokenizer.eos_token (GPT-2) or load the model's own tokenizer.")
+    return splits.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+                      batched=True)
+
+
+def new_classifier(name: str, *, seed: int = 0, pretrained: bool = True):
+    """A sequence classifier for the course's labels; ``pretrained=False`` gives the same
+    architecture with random weights (the control that shows what pretraining is worth)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from course_utils.models import load_pretrained
+    from course_utils.profiles import seed_everything
+
+    from transformers.utils import logging as hf_logging
+
+    labels = dict(num_labels=len(data.LABELS), id2label=data.id2label(), label2id=data.label2id())
+    seed_everything(seed)  # the new head's initial weights depend on it
+    # The load report would list the new head as "missing" and the masked-LM head as
+    # "unexpected": both are the point of this call, so keep it quiet.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        if pretrained:
+            return load_pretrained(AutoModelForSequenceClassification, name, **labels)
+        config = load_pretrained(AutoConfig, name, **labels)
+        return AutoModelForSequenceClassification.from_config(config)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+@dataclass
+class FineTuneResult:
+    trainer: object
+    seconds: float
+    history: list
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+
+def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0, patience: int = 2,
+              quiet: bool = True, **overrides) -> FineTuneResult:
+    """Train with ``Trainer`` on ``encoded["train"]``, keep the best epoch by validation macro-F1.
+
+    ``overrides`` go to :func:`course_utils.training.training_args`; ``quiet`` (the default)
+    drops the per-epoch log lines and progress bar (the log history is kept either way).
+    """
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    check_classifier_setup(model, tokenizer, encoded)
+    args = training_args(cfg, output_dir, train_examples=len(encoded["train"]), seed=seed, **overrides)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=patience)],
+    )
+    if quiet:
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+    start = time.perf_counter()
+    trainer.train()
+    return FineTuneResult(trainer, time.perf_counter() - start, trainer.state.log_history)
+
+
+def predict_logits(trainer, dataset) -> np.ndarray:
+    """Logits for ``dataset`` in its order (pair them with ``dataset["id"]``)."""
+    return np.asarray(trainer.predict(dataset).predictions)
+
+
+@torch.no_grad()
+def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32):
+    """Feature extraction: the mean of the last hidden states over real (non-pad) tokens, one
+    row per text, computed once with the backbone in eval mode (no dropout)."""
+    base = getattr(model, "base_model", model)
+    was_training = base.training
+    base.eval()
+    device = next(base.parameters()).device
+    rows = []
+    try:
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(list(texts[i : i + batch_size]), truncation=True, max_length=max_length,
+                            padding=True, return_tensors="pt").to(device)
+            hidden = base(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            rows.append(((hidden * mask).sum(1) / mask.sum(1)).float().cpu())
+    finally:
+        base.train(was_training)
+    return torch.cat(rows).numpy()
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "course_utils"))
+
+
+def _cache_key(cfg, seed: int) -> str:
+    s = cfg.sizes
+    blob = json.dumps({
+        "encoder": s.encoder, "max_train": s.max_train_examples, "epochs": s.epochs,
+        "lr": s.learning_rate, "batch": s.train_batch_size, "max_length": s.max_length,
+        "seed": seed, "precision": cfg.precision,
+        "data": hashlib.sha256(data._path("domain_clean.jsonl").read_bytes()).hexdigest(),
+        "transformers": metadata.version("transformers"),
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
+    """The profile's fine-tuned classifier: trained on first use (full fine-tuning, the recipe of
+    lesson 02, seed ``seed``), cached under ``$COURSE_CACHE_DIR`` (default
+    ``~/.cache/course_utils``) and reloaded after. Returns ``(model, tokenizer, info)``.
+
+    The cache key covers the model, the profile's sizes, the seed, the data and the
+    transformers version, so a change to any of them trains a new classifier.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from course_utils.models import load_pretrained
+
+    folder = _cache_root() / f"classifier-{cfg.profile}-{_cache_key(cfg, seed)}"
+    if retrain and folder.exists():
+        shutil.rmtree(folder)
+    if not (folder / "info.json").exists():
+        tokenizer = load_pretrained(AutoTokenizer, cfg.encoder)
+        splits = data.load_domain_splits(max_train=cfg.sizes.max_train_examples,
+                                         max_eval=cfg.sizes.max_eval_examples, seed=seed)
+        encoded = tokenize_splits(splits, tokenizer, cfg.sizes.max_length)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".training-"))
+        try:
+            result = fine_tune(cfg, new_classifier(cfg.encoder, seed=seed), tokenizer, encoded,
+                               output_dir=str(work / "checkpoints"), seed=seed)
+            best = work / "model"
+            result.trainer.save_model(str(best))
+            info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed,
+                    "train_examples": len(encoded["train"]), "seconds": round(result.seconds, 1),
+                    "best_metric": result.trainer.state.best_metric, "history": result.history}
+            (best / "info.json").write_text(json.dumps(info, indent=2))
+            try:
+                best.rename(folder)  # atomic: a concurrent run finds either nothing or a whole model
+            except OSError:
+                if not (folder / "info.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    info = json.loads((folder / "info.json").read_text())
+    info["path"] = str(folder)
+    return model.to(cfg.device), tokenizer, info

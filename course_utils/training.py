@@ -1,0 +1,202 @@
+"""Training helpers: ``TrainingArguments`` presets from the profile, freezing, label checks.
+
+>>> import course_utils
+>>> cfg = course_utils.setup(profile="smoke", verbose=False)
+>>> args = training_args(cfg, "/tmp/run", train_examples=240)
+>>> args.eval_strategy.value, args.load_best_model_at_end, args.metric_for_best_model
+('epoch', True, 'macro_f1')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from course_utils.models import parameter_count
+
+
+def training_args(cfg, output_dir: str, *, train_examples: int, **overrides):
+    """``TrainingArguments`` for classification fine-tuning with the course's defaults.
+
+    Evaluate and save every epoch (they must match for ``load_best_model_at_end``), keep the
+    best model by validation macro-F1, warm up for 10 % of the steps (in steps: ``warmup_ratio``
+    is gone in transformers 5.15+) then decay with a cosine, weight decay 0.01, no external
+    loggers, at most one checkpoint on disk besides the best, precision from the profile.
+    ``overrides`` replace any of these.
+    """
+    from transformers import TrainingArguments
+
+    if train_examples < 1:
+        raise ValueError(f"train_examples must be at least 1, got {train_examples}.")
+    s = cfg.sizes
+    epochs = overrides.get("num_train_epochs", s.epochs)
+    batch = overrides.get("per_device_train_batch_size", s.train_batch_size)
+    total_steps = math.ceil(train_examples / batch) * epochs
+    defaults = dict(
+        output_dir=output_dir,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        num_train_epochs=epochs,
+        learning_rate=s.learning_rate,
+        warmup_steps=max(1, round(0.1 * total_steps)),
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=s.eval_batch_size,
+        save_total_limit=1,
+        save_only_model=True,  # no optimizer state on disk: the best model is what we reload
+        report_to="none",
+        disable_tqdm=cfg.profile == "smoke",
+        seed=cfg.seed,
+        use_cpu=cfg.device == "cpu",
+        dataloader_pin_memory=cfg.device == "cuda",  # pinned memory only speeds copies to a GPU
+        **cfg.precision_args,
+    )
+    defaults.update(overrides)
+    return TrainingArguments(**defaults)
+
+
+def _layer_list(model) -> nn.ModuleList:
+    """The stack of transformer blocks, found by shape rather than by attribute name."""
+    config = model.config
+    n_layers = getattr(config, "num_hidden_layers", None)
+    candidates = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if n_layers is not None:
+        candidates = [m for m in candidates if len(m) == n_layers] or candidates
+    if not candidates:
+        raise ValueError(f"Found no stack of transformer layers in {type(model).__name__}.")
+    return max(candidates, key=lambda m: sum(p.numel() for p in m.parameters()))
+
+
+def _embedding_modules(model, layers: nn.ModuleList) -> list[nn.Module]:
+    """Embedding modules of the backbone: its ``embeddings`` block (BERT, DistilBERT, RoBERTa)
+    or, failing that, every ``nn.Embedding`` outside the layers (GPT-2's ``wte`` and ``wpe``)."""
+    base = getattr(model, "base_model", model)
+    block = getattr(base, "embeddings", None)
+    if isinstance(block, nn.Module):
+        return [block]
+    inside = {id(m) for m in layers.modules()}
+    found = [m for m in base.modules() if isinstance(m, nn.Embedding) and id(m) not in inside]
+    if not found:
+        raise ValueError(f"Found no embedding layers in {type(model).__name__}.")
+    return found
+
+
+def ties_input_and_output_embeddings(model) -> bool:
+    """Whether the input embedding matrix is also the output layer (GPT-2 ties them)."""
+    out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return out is not None and out.weight is model.get_input_embeddings().weight
+
+
+@dataclass(frozen=True)
+class FreezeReport:
+    frozen_layers: int
+    total_layers: int
+    trainable: int
+    total: int
+    tied_output_frozen: bool
+
+    def __str__(self) -> str:
+        text = (f"froze the embeddings and {self.frozen_layers} of {self.total_layers} layers: "
+                f"{self.trainable:,} of {self.total:,} parameters trainable "
+                f"({self.trainable / self.total:.1%})")
+        if self.tied_output_frozen:
+            text += ("; the output layer shares the input embeddings' weights (tied), so it is "
+                     "frozen too")
+        return text
+
+
+def freeze_layers(model, n: int, *, embeddings: bool = True) -> FreezeReport:
+    """Freeze the embeddings (unless ``embeddings=False``) and the first ``n`` transformer layers.
+
+    Works for DistilBERT, BERT, RoBERTa and GPT-2 families: the layers are found as the model's
+    stack of blocks, never through an attribute such as ``model.distilbert``. Everything else
+    (later layers, the task head) stays trainable. Returns a :class:`FreezeReport`.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"n must be a whole number of layers (0 or more), got {n!r}.")
+    layers = _layer_list(model)
+    if n > len(layers):
+        raise ValueError(f"Cannot freeze {n} layers: {type(model).__name__} has {len(layers)}. "
+                         f"Pass n between 0 and {len(layers)}.")
+    for param in model.parameters():
+        param.requires_grad = True
+    frozen: list[nn.Module] = list(layers[:n])
+    if embeddings:
+        frozen += _embedding_modules(model, layers)
+    for module in frozen:
+        for param in module.parameters():
+            param.requires_grad = False
+    tied = embeddings and ties_input_and_output_embeddings(model)
+    return FreezeReport(n, len(layers), parameter_count(model, trainable_only=True),
+                        parameter_count(model), tied)
+
+
+def freeze_backbone(model) -> FreezeReport:
+    """Freeze everything but the task head (the classifier on top of the base model)."""
+    layers = _layer_list(model)
+    for param in model.parameters():
+        param.requires_grad = True
+    for param in model.base_model.parameters():
+        param.requires_grad = False
+    return FreezeReport(len(layers), len(layers), parameter_count(model, trainable_only=True),
+                        parameter_count(model), False)
+
+
+def check_labels(labels, num_labels: int, name: str = "labels") -> None:
+    """Clear errors for labels a classifier cannot train on, before any training starts."""
+    import numpy as np
+
+    values = list(labels)
+    if not values:
+        raise ValueError(f"{name} is empty: the split has no examples.")
+    if any(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} are strings; map them to ids first, e.g. with "
+                        "label2id = {name: i for i, name in enumerate(names)}.")
+    array = np.asarray(values, dtype=float)
+    if np.isnan(array).any():
+        raise ValueError(f"{name} contain missing values (NaN): drop those rows first.")
+    if (array != np.round(array)).any() or array.min() < 0 or array.max() >= num_labels:
+        bad = sorted({v for v in values if not (0 <= v < num_labels) or v != int(v)})[:5]
+        raise ValueError(f"{name} must be whole numbers 0..{num_labels - 1} for {num_labels} classes; "
+                         f"found {bad}. Check num_labels or the label mapping.")
+
+
+def check_classifier_setup(model, tokenizer, dataset, *, text_col: str = "text",
+                           label_col: str = "label") -> None:
+    """Everything that would otherwise fail deep inside torch, checked up front."""
+    config = model.config
+    vocab = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > vocab:
+        raise ValueError(f"The tokenizer has {len(tokenizer)} tokens but the model's embedding has "
+                         f"{vocab} rows: load the tokenizer that belongs to this model.")
+    splits = dataset.items() if hasattr(dataset, "items") else [("dataset", dataset)]
+    for split, part in splits:
+        if len(part) == 0:
+            raise ValueError(f"The {split} split is empty.")
+        for col in (text_col, label_col):
+            if col not in part.column_names:
+                raise ValueError(f"The {split} split has no column {col!r}; its columns are "
+                                 f"{part.column_names}.")
+        check_labels(part[label_col], config.num_labels, name=f"{split} labels")
+        names = getattr(part.features.get(label_col), "names", None) if hasattr(part, "features") else None
+        if names is not None:
+            model_names = [config.id2label[i] for i in range(config.num_labels)]
+            if len(names) != config.num_labels or model_names != list(names):
+                raise ValueError(
+                    f"The model's id2label {model_names} disagrees with the {split} split's label names "
+                    f"{list(names)}: load the model with num_labels={len(names)}, "
+                    "id2label=dict(enumerate(names)) and label2id={n: i for i, n in enumerate(names)}.")
+
+
+def trainable_summary(model) -> str:
+    """``"1,234 of 5,678 parameters trainable (21.7%)"``."""
+    trainable, total = parameter_count(model, trainable_only=True), parameter_count(model)
+    return f"{trainable:,} of {total:,} parameters trainable ({trainable / total:.1%})"
