@@ -11,12 +11,13 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install kernel lab test run results models data lock clean
+.PHONY: help install kernel lab test run benchmark results models data lock clean
 
 help:
 	@echo "make lab      install (first time), register the kernel, open JupyterLab on notebooks/"
 	@echo "make test     unit tests and every notebook in the smoke profile (offline)"
 	@echo "make run      execute every lesson headless in the detected profile; print a summary"
+	@echo "make benchmark  every lesson in every profile this machine can run, with wall times"
 	@echo "make results  copy build/results to results/ and regenerate the README's results section"
 	@echo "make models   rebuild the tiny pretrained models (deterministic, about 20 minutes)"
 	@echo "make data     rebuild the bundled data and its card from data_src/ (deterministic)"
@@ -37,13 +38,20 @@ kernel: install
 lab: kernel
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_setup_check.ipynb
 
+# Unit tests and notebooks first (each notebook runs once), then the claims about their results.
+TEST_ENV := COURSE_PROFILE=smoke COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
+	COURSE_CACHE_DIR="$(CURDIR)/build/test-cache"
 test: install
-	COURSE_PROFILE=smoke COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	rm -rf build/test-results build/test-cache
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --ignore=tests/claims \
 		--nbval-lax --nbval-current-env course_utils tests notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest tests/claims
 
 run: install
 	$(BIN)/python tools/run_lessons.py
+
+benchmark: install
+	$(BIN)/python tools/benchmark_lessons.py
 
 results:
 	rm -rf results && mkdir -p results && cp build/results/*.json results/

@@ -65,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "notebooks")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    parser.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default=None,
+                        help="run in this profile instead of the detected one")
+    parser.add_argument("--results", type=Path, default=None, help="results folder (default build/results)")
     args = parser.parse_args(argv)
+    if args.profile:
+        os.environ["COURSE_PROFILE"] = args.profile  # the kernels inherit it
+    if args.results:
+        os.environ["COURSE_RESULTS_DIR"] = str(args.results)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     results_dir = Path(os.environ.get("COURSE_RESULTS_DIR", ROOT / "build" / "results"))
     os.environ["COURSE_RESULTS_DIR"] = str(results_dir)  # the kernels inherit it
