@@ -123,6 +123,9 @@ def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 1
     return torch.cat(rows).numpy()
 
 
+CACHED_EPOCHS_FACTOR = 2
+
+
 def _cache_root() -> Path:
     return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "course_utils"))
 
@@ -132,7 +135,7 @@ def _cache_key(cfg, seed: int) -> str:
     blob = json.dumps({
         "encoder": s.encoder, "max_train": s.max_train_examples, "epochs": s.epochs,
         "lr": s.learning_rate, "batch": s.train_batch_size, "max_length": s.max_length,
-        "seed": seed, "precision": cfg.precision,
+        "seed": seed, "precision": cfg.precision, "epochs_factor": CACHED_EPOCHS_FACTOR,
         "data": hashlib.sha256(data._path("domain_clean.jsonl").read_bytes()).hexdigest(),
         "transformers": metadata.version("transformers"),
     }, sort_keys=True)
@@ -141,7 +144,8 @@ def _cache_key(cfg, seed: int) -> str:
 
 def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
     """The profile's fine-tuned classifier: trained on first use (full fine-tuning, the recipe of
-    lesson 02, seed ``seed``), cached under ``$COURSE_CACHE_DIR`` (default
+    lesson 02 with twice its epochs, since later lessons want a well-trained model and early
+    stopping keeps the best epoch; seed ``seed``), cached under ``$COURSE_CACHE_DIR`` (default
     ``~/.cache/course_utils``) and reloaded after. Returns ``(model, tokenizer, info)``.
 
     The cache key covers the model, the profile's sizes, the seed, the data and the
@@ -163,10 +167,12 @@ def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
         work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".training-"))
         try:
             result = fine_tune(cfg, new_classifier(cfg.encoder, seed=seed), tokenizer, encoded,
-                               output_dir=str(work / "checkpoints"), seed=seed)
+                               output_dir=str(work / "checkpoints"), seed=seed,
+                               num_train_epochs=CACHED_EPOCHS_FACTOR * cfg.sizes.epochs)
             best = work / "model"
             result.trainer.save_model(str(best))
             info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed,
+                    "epochs": CACHED_EPOCHS_FACTOR * cfg.sizes.epochs,
                     "train_examples": len(encoded["train"]), "seconds": round(result.seconds, 1),
                     "best_metric": result.trainer.state.best_metric, "history": result.history}
             (best / "info.json").write_text(json.dumps(info, indent=2))

@@ -119,6 +119,11 @@ def freeze_layers(model, n: int, *, embeddings: bool = True) -> FreezeReport:
     Works for DistilBERT, BERT, RoBERTa and GPT-2 families: the layers are found as the model's
     stack of blocks, never through an attribute such as ``model.distilbert``. Everything else
     (later layers, the task head) stays trainable. Returns a :class:`FreezeReport`.
+
+    >>> from course_utils import models
+    >>> from course_utils.classifier import new_classifier
+    >>> print(freeze_layers(new_classifier(models.TINY_ENCODER), 3))
+    froze the embeddings and 3 of 6 layers: 611,715 of 1,796,611 parameters trainable (34.0%)
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a whole number of layers (0 or more), got {n!r}.")
