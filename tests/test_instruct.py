@@ -1,0 +1,90 @@
+import pytest
+import torch
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq
+
+from course_utils import data, models
+from course_utils.instruct import (CHAT_TEMPLATE, IGNORE_INDEX, encode_example, encode_records,
+                                   ensure_pad_token, format_prompt, token_label_table)
+
+
+@pytest.fixture
+def tok():
+    return AutoTokenizer.from_pretrained(models.TINY_GPT2)
+
+
+def test_prompt_formats_with_and_without_input():
+    with_input = format_prompt("Classify the note.", "Fever.")
+    assert "### Input:\nFever." in with_input and with_input.endswith("### Response:\n")
+    assert "### Input" not in format_prompt("Define tort.", "")
+    assert format_prompt("Define tort.", None) == format_prompt("Define tort.")
+    with pytest.raises(ValueError, match="instruction"):
+        format_prompt("  ")
+
+
+def test_labels_are_the_response_plus_eos_and_mask_only_the_prompt(tok):
+    prompt = format_prompt("Summarize.", "The court ruled for the tenant.")
+    ex = encode_example(prompt, "The tenant won.", tok, 128)
+    n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    assert ex["labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
+    assert IGNORE_INDEX not in ex["labels"][n_prompt:]
+    trained = [t for t in ex["labels"] if t != IGNORE_INDEX]
+    assert tok.decode(trained) == "The tenant won." + tok.eos_token
+    assert ex["input_ids"][-1] == tok.eos_token_id == ex["labels"][-1]
+    assert len(ex["input_ids"]) == len(ex["labels"]) == len(ex["attention_mask"])
+
+
+def test_separate_tokenization_keeps_the_boundary_where_it_belongs(tok):
+    """Tokenizing prompt + response as one string can merge across the boundary; tokenizing them
+    apart never shifts the mask: the trained ids are exactly the response's own ids."""
+    prompt, response = "Answer:", "yes"  # no space: a merge across ":y" is possible
+    ex = encode_example(prompt, response, tok, 32)
+    assert [t for t in ex["labels"] if t != IGNORE_INDEX] == tok(response)["input_ids"] + [tok.eos_token_id]
+
+
+def test_a_response_that_does_not_fit_is_dropped_not_truncated(tok):
+    prompt = format_prompt("Summarize.", "word " * 20)
+    n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    assert encode_example(prompt, "A long answer " * 10, tok, n_prompt + 3) is None
+    assert encode_example(prompt, "Yes", tok, n_prompt + 1 + len(tok("Yes")["input_ids"])) is not None
+
+
+def test_bad_input(tok):
+    with pytest.raises(ValueError, match="response is empty"):
+        encode_example("p", " ", tok, 10)
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        encode_example("word " * 600, "yes", tok, 10_000)
+    with pytest.raises(ValueError, match="max_length"):
+        encode_example("p", "r", tok, 1)
+
+
+def test_pad_token_is_added_without_losing_the_eos_label(tok):
+    assert tok.pad_token is None
+    message = ensure_pad_token(tok)
+    assert tok.pad_token == tok.eos_token and "-100" in message
+    assert ensure_pad_token(tok) is None
+    short = encode_example(format_prompt("Label it.", "Fever."), "symptom", tok, 64)
+    long = encode_example(format_prompt("Summarize.", "A longer input " * 5), "A longer answer.", tok, 128)
+    batch = DataCollatorForSeq2Seq(tok, label_pad_token_id=IGNORE_INDEX)([short, long])
+    row = batch["labels"][0]
+    n = len(short["labels"])
+    assert row[n - 1].item() == tok.eos_token_id  # the EOS label survives padding with EOS
+    assert (row[n:] == IGNORE_INDEX).all() and (batch["attention_mask"][0][n:] == 0).all()
+
+
+def test_encode_records_counts_what_was_dropped(tok):
+    records = data.load_instructions().head(20)
+    result = encode_records(records, tok, 48)
+    assert len(result.examples) + len(result.dropped) == 20 and "dropped" in str(result)
+    assert all(any(t != IGNORE_INDEX for t in ex["labels"]) for ex in result.examples)
+    with pytest.raises(ValueError, match="No records"):
+        encode_records([], tok, 48)
+
+
+def test_token_label_table_and_chat_template(tok):
+    ex = encode_example(format_prompt("Label it.", "Fever."), "symptom", tok, 64)
+    table = token_label_table(ex, tok)
+    assert table["trained"].sum() == sum(t != IGNORE_INDEX for t in ex["labels"])
+    tok.chat_template = CHAT_TEMPLATE
+    text = tok.apply_chat_template([{"role": "user", "content": "Define tort."}], tokenize=False,
+                                   add_generation_prompt=True)
+    assert text == "<|user|>\nDefine tort.\n<|assistant|>\n"
