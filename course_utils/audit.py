@@ -48,7 +48,7 @@ class AuditWarning:
         return f"{self.problem}{counted}: {self.action}"
 
 
-@dataclass
+@dataclass(repr=False)
 class AuditReport:
     """What :func:`audit_dataset` found; a table in a notebook, plain text in a terminal."""
 
@@ -90,6 +90,10 @@ class AuditReport:
         if self.max_length is not None:
             rows.append((f"longer than {self.max_length} {self.length_unit}", self.n_over_max_length))
         return pd.DataFrame(rows, columns=["check", "result"])
+
+    def __repr__(self) -> str:
+        return (f"<AuditReport: {self.n_examples} examples, {len(self.warnings)} warning(s); "
+                "print() it or display it as a table>")
 
     def __str__(self) -> str:
         lines = [f"{check:<46} {result}" for check, result in self.table().itertuples(index=False)]

@@ -178,3 +178,106 @@ def masked_lm_loss(
     finally:
         model.train(was_training)
     return total / count
+
+
+# ----------------------------------------------------------------------------- prevention tools
+
+
+def replay_mix(domain_texts: Sequence[str], general_texts: Sequence[str], share: float, *,
+               seed: int = 0) -> list[str]:
+    """Domain texts with general texts mixed in, so that ``share`` of the result is general text.
+
+    Replay keeps showing the model what it should not forget.
+
+    >>> mixed = replay_mix(["d"] * 8, ["g"] * 100, 0.2)
+    >>> len(mixed), mixed.count("g")
+    (10, 2)
+    """
+    check_texts(domain_texts, "domain_texts")
+    if not 0 <= share < 1:
+        raise ValueError(f"share must be in [0, 1), got {share}.")
+    if share == 0:
+        return list(domain_texts)
+    check_texts(general_texts, "general_texts")
+    n_general = round(len(domain_texts) * share / (1 - share))
+    if n_general > len(general_texts):
+        raise ValueError(f"share={share} needs {n_general} general texts; only {len(general_texts)} given.")
+    rng = torch.Generator().manual_seed(seed)
+    picks = torch.randperm(len(general_texts), generator=rng)[:n_general].tolist()
+    mixed = list(domain_texts) + [general_texts[i] for i in picks]
+    order = torch.randperm(len(mixed), generator=rng).tolist()
+    return [mixed[i] for i in order]
+
+
+class WeightAnchor:
+    """An L2 penalty toward the weights a model had when the anchor was made.
+
+    ``strength * sum((w - w_pretrained) ** 2)`` over the trainable weights. Unlike weight decay,
+    which pulls every weight toward zero, this pulls toward what pretraining learned.
+
+    >>> net = torch.nn.Linear(2, 1)
+    >>> anchor = WeightAnchor(net, strength=1.0)
+    >>> anchor.penalty(net).item()
+    0.0
+    """
+
+    def __init__(self, model, strength: float):
+        if strength < 0:
+            raise ValueError(f"strength must be 0 or more, got {strength}.")
+        self.strength = strength
+        self.reference = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    def penalty(self, model) -> torch.Tensor:
+        total = None
+        for name, param in model.named_parameters():
+            if name in self.reference and param.requires_grad:
+                if param.shape != self.reference[name].shape:
+                    raise ValueError(f"{name} has shape {tuple(param.shape)} but the anchor's has "
+                                     f"{tuple(self.reference[name].shape)}: was it made from this model?")
+                term = (param - self.reference[name].to(param.device)).pow(2).sum()
+                total = term if total is None else total + term
+        if total is None:
+            raise ValueError("No trainable parameter matches the anchor's: was it made from this model?")
+        return self.strength * total
+
+
+def anchored_trainer_class():
+    """A ``Trainer`` subclass whose loss adds a :class:`WeightAnchor` penalty (``anchor=``)."""
+    from transformers import Trainer
+
+    class AnchoredTrainer(Trainer):
+        def __init__(self, *args, anchor: WeightAnchor, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.anchor = anchor
+
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            loss, outputs = super().compute_loss(model, inputs, return_outputs=True, **kwargs)
+            loss = loss + self.anchor.penalty(model)
+            return (loss, outputs) if return_outputs else loss
+
+    return AnchoredTrainer
+
+
+def relative_weight_change(before: dict, model) -> "pd.DataFrame":
+    """Per parameter tensor: ``||w_after - w_before|| / ||w_before||``, with the layer it belongs to.
+
+    ``before`` is ``{name: tensor.clone()}`` taken before training. Supporting evidence for a
+    change of function, never the measure of forgetting itself.
+    """
+    import re
+
+    import pandas as pd
+
+    rows = []
+    for name, param in model.named_parameters():
+        if name not in before:
+            continue
+        old = before[name].float()
+        change = (param.detach().float().cpu() - old.cpu()).norm() / old.norm().clamp_min(1e-12)
+        match = re.search(r"\.(\d+)\.", name)
+        rows.append({"parameter": name, "layer": int(match.group(1)) if match else None,
+                     "relative_change": float(change)})
+    if not rows:
+        raise ValueError("No parameter of the model is in `before`: take it with "
+                         "{n: p.detach().clone() for n, p in model.named_parameters()}.")
+    return pd.DataFrame(rows)

@@ -98,7 +98,8 @@ class CourseConfig:
             f"encoder    {_short(s.encoder)}",
             f"causal LM  {_short(s.causal_lm)}",
             f"sizes      train examples: {train}, epochs: {s.epochs} (LM: {s.lm_epochs}), "
-            f"batch {s.train_batch_size}/{s.eval_batch_size}, max_length {s.max_length}, lr {s.learning_rate:g}",
+            f"batch {s.train_batch_size} (eval {s.eval_batch_size}), max_length {s.max_length}, "
+            f"classifier lr {s.learning_rate:g}",
             "versions   " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
         ]
         lines += [f"WARNING    {p}" for p in self.version_problems]
