@@ -1,0 +1,96 @@
+"""The padding recipe, measured: the common one against the course's (a benchmark, not a test).
+
+    python tools/benchmark_padding.py [--model PATH_OR_HUB_ID] [--epochs 1]
+
+On the bundled instruction records and one causal LM (the profile's, tiny GPT-2 by default),
+one epoch of training each way:
+
+- common:  every example padded to max_length=256, labels copied from the inputs (the loss also
+           trains on the prompt and on the padding, unless the pad id is masked);
+- course:  prompt masked, EOS appended, padding per batch by DataCollatorForSeq2Seq, batches
+           grouped by length (train_sampling_strategy="group_by_length").
+
+It prints tokens processed per epoch, the share of them that are padding, and wall time per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils import data, models  # noqa: E402
+from course_utils.instruct import encode_records, ensure_pad_token, format_prompt  # noqa: E402
+
+
+class CountingCollator:
+    """Wraps a collator and counts the tokens and pad tokens of every batch it builds."""
+
+    def __init__(self, collator):
+        self.collator, self.tokens, self.padding = collator, 0, 0
+
+    def __call__(self, features):
+        batch = self.collator(features)
+        mask = batch["attention_mask"]
+        self.tokens += mask.numel()
+        self.padding += int((mask == 0).sum())
+        return batch
+
+
+def run(recipe: str, model_name: str, epochs: int, batch_size: int) -> dict:
+    from datasets import Dataset
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq,
+                              Trainer, TrainingArguments, default_data_collator)
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(model_name)
+    ensure_pad_token(tok)
+    model = AutoModelForCausalLM.from_pretrained(model_name)
+    records = data.load_instructions()
+    records = records[records["split"] == "train"]
+    if recipe == "common":
+        texts = [format_prompt(r.instruction, r.input) + r.output for r in records.itertuples()]
+        enc = tok(texts, padding="max_length", truncation=True, max_length=256)
+        enc["labels"] = [list(ids) for ids in enc["input_ids"]]
+        dataset = Dataset.from_dict(dict(enc))
+        collator = CountingCollator(default_data_collator)
+        extra = {}
+    else:
+        encoded = encode_records(records, tok, 256)
+        dataset = Dataset.from_list(encoded.examples)
+        collator = CountingCollator(DataCollatorForSeq2Seq(tok, label_pad_token_id=-100))
+        extra = {"train_sampling_strategy": "group_by_length"}
+    args = TrainingArguments(output_dir=str(ROOT / "build" / "benchmark_padding"), num_train_epochs=epochs,
+                             per_device_train_batch_size=batch_size, learning_rate=1e-4, report_to="none",
+                             save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+                             seed=0, **extra)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = (time.perf_counter() - start) / epochs
+    return {"recipe": recipe, "tokens_per_epoch": collator.tokens // epochs,
+            "padding_share": collator.padding / max(1, collator.tokens), "seconds_per_epoch": seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=models.TINY_GPT2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args(argv)
+    rows = [run(recipe, args.model, args.epochs, args.batch_size) for recipe in ("common", "course")]
+    print(f"\nmodel {args.model}, {args.epochs} epoch(s), batch {args.batch_size}")
+    print(f"{'recipe':<8} {'tokens/epoch':>13} {'padding':>8} {'s/epoch':>8}")
+    for r in rows:
+        print(f"{r['recipe']:<8} {r['tokens_per_epoch']:>13,} {r['padding_share']:>8.1%} {r['seconds_per_epoch']:>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
