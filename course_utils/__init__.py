@@ -6,9 +6,12 @@
 'smoke'
 
 Modules, one concern each: ``profiles`` (smoke / cpu / gpu and :func:`setup`), ``models``
-(where models live, loading them), ``corpus`` (offline general text and domain prose),
-``forgetting`` (perplexity, masked-LM loss), ``results`` (recorded numbers rendered into prose),
-``tiny_models`` (building and checking the bundled tiny models), ``colab`` (the setup cell).
+(where models live, loading them), ``data`` (the bundled data), ``audit`` and ``cleaning``
+(lesson 01), ``training``, ``classifier`` and ``evaluation`` (lessons 02 and 03), ``stats``
+(bootstrap intervals), ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor),
+``instruct`` (instruction formatting and masking), ``corpus`` (offline general text and domain
+prose), ``results`` (recorded numbers rendered into prose), ``tiny_models`` (building and
+checking the bundled tiny models), ``colab`` (the setup cell).
 """
 
 __version__ = "0.1.0"

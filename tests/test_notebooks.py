@@ -12,15 +12,15 @@ from course_utils import colab
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = colab.all_notebooks(ROOT)
 STALE = {
-    r"\bevaluation_strategy\s*=": "evaluation_strategy= (use eval_strategy)",
-    r"\bwarmup_ratio\s*=": "warmup_ratio= (give warmup_steps)",
-    r"\blogging_dir\s*=": "logging_dir=",
-    r"\bgroup_by_length\s*=": "group_by_length= (use train_sampling_strategy)",
-    r"\boverwrite_output_dir\s*=": "overwrite_output_dir=",
-    r"Trainer\([^)]*\btokenizer\s*=": "Trainer(tokenizer=) (use processing_class=)",
-    r"\bload_metric\(": "load_metric(",
-    r"evaluate\.load\(": "evaluate.load( (fetches a script from the Hub)",
-    r"report_to\s*=\s*None": "report_to=None (pass 'none')",
+    r"\bevaluation_strategy\s*=": "the old evaluation strategy argument (now eval_strategy)",
+    r"\bwarmup_ratio\s*=": "a warmup ratio (give warmup_steps)",
+    r"\blogging_dir\s*=": "a logging directory argument (removed)",
+    r"\bgroup_by_length\s*=": "the group-by-length flag (use train_sampling_strategy)",
+    r"\boverwrite_output_dir\s*=": "the overwrite-output-dir flag (removed)",
+    r"Trainer\([^)]*\btokenizer\s*=": "a tokenizer passed to Trainer by its old name (use processing_class)",
+    r"\bload_metric\(": "the removed datasets metric loader",
+    r"evaluate\.load\(": "evaluate's loader (fetches a script from the Hub)",
+    r"report_to\s*=\s*None": "report_to set to None (pass the string 'none')",
 }
 
 
