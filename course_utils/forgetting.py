@@ -258,7 +258,7 @@ def anchored_trainer_class():
     return AnchoredTrainer
 
 
-def relative_weight_change(before: dict, model) -> "pd.DataFrame":
+def relative_weight_change(before: dict, model):
     """Per parameter tensor: ``||w_after - w_before|| / ||w_before||``, with the layer it belongs to.
 
     ``before`` is ``{name: tensor.clone()}`` taken before training. Supporting evidence for a

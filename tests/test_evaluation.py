@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 from datasets import Dataset
 from sklearn.metrics import accuracy_score, f1_score

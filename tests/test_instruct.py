@@ -1,5 +1,4 @@
 import pytest
-import torch
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
 from course_utils import data, models

@@ -1,7 +1,6 @@
 import pytest
-import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
+from transformers import (AutoModelForCausalLM, AutoTokenizer,
                           BertConfig, BertForSequenceClassification, RobertaConfig,
                           RobertaForSequenceClassification)
 
