@@ -281,3 +281,26 @@ def relative_weight_change(before: dict, model):
         raise ValueError("No parameter of the model is in `before`: take it with "
                          "{n: p.detach().clone() for n, p in model.named_parameters()}.")
     return pd.DataFrame(rows)
+
+
+def masked_lm_from_classifier(classifier, pretrained_name: str):
+    """The pretrained masked-LM model with the classifier's (fine-tuned) encoder put in its place.
+
+    A sequence classifier has dropped the masked-LM head, so its encoder cannot be asked to fill
+    in masked words. This loads the pretrained masked-LM model (encoder + head) and copies the
+    classifier's encoder weights over its encoder: any change in masked-LM loss is then the
+    encoder's doing, since the head is the pretrained one in both measurements.
+    """
+    from transformers import AutoModelForMaskedLM
+
+    from course_utils.models import load_pretrained
+
+    mlm = load_pretrained(AutoModelForMaskedLM, pretrained_name)
+    source = classifier.base_model.state_dict()
+    target = mlm.base_model.state_dict()
+    if set(source) != set(target):
+        only = sorted(set(source) ^ set(target))[:3]
+        raise ValueError(f"The classifier's encoder does not match {pretrained_name}'s (differing weights: "
+                         f"{only}): fine-tune a classifier from the same pretrained model.")
+    mlm.base_model.load_state_dict(source)
+    return mlm.to(_model_device(classifier)).eval()

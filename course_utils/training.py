@@ -101,9 +101,12 @@ class FreezeReport:
     trainable: int
     total: int
     tied_output_frozen: bool
+    which: str = "first"
+    embeddings: bool = True
 
     def __str__(self) -> str:
-        text = (f"froze the embeddings and {self.frozen_layers} of {self.total_layers} layers: "
+        what = "the embeddings and " if self.embeddings else ""
+        text = (f"froze {what}the {self.which} {self.frozen_layers} of {self.total_layers} layers: "
                 f"{self.trainable:,} of {self.total:,} parameters trainable "
                 f"({self.trainable / self.total:.1%})")
         if self.tied_output_frozen:
@@ -112,8 +115,9 @@ class FreezeReport:
         return text
 
 
-def freeze_layers(model, n: int, *, embeddings: bool = True) -> FreezeReport:
-    """Freeze the embeddings (unless ``embeddings=False``) and the first ``n`` transformer layers.
+def freeze_layers(model, n: int, *, embeddings: bool = True, which: str = "first") -> FreezeReport:
+    """Freeze the embeddings (unless ``embeddings=False``) and the first ``n`` transformer layers
+    (or the last ``n`` with ``which="last"``, to test whether early layers matter more).
 
     Works for DistilBERT, BERT, RoBERTa and GPT-2 families: the layers are found as the model's
     stack of blocks, never through an attribute such as ``model.distilbert``. Everything else
@@ -122,17 +126,20 @@ def freeze_layers(model, n: int, *, embeddings: bool = True) -> FreezeReport:
     >>> from course_utils import models
     >>> from course_utils.classifier import new_classifier
     >>> print(freeze_layers(new_classifier(models.TINY_ENCODER), 3))
-    froze the embeddings and 3 of 6 layers: 611,715 of 1,796,611 parameters trainable (34.0%)
+    froze the embeddings and the first 3 of 6 layers: 611,715 of 1,796,611 parameters trainable (34.0%)
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a whole number of layers (0 or more), got {n!r}.")
+    if which not in ("first", "last"):
+        raise ValueError(f"which must be 'first' or 'last', got {which!r}.")
     layers = _layer_list(model)
     if n > len(layers):
         raise ValueError(f"Cannot freeze {n} layers: {type(model).__name__} has {len(layers)}. "
                          f"Pass n between 0 and {len(layers)}.")
     for param in model.parameters():
         param.requires_grad = True
-    frozen: list[nn.Module] = list(layers[:n])
+    chosen = list(layers)[:n] if which == "first" else list(layers)[len(layers) - n:]
+    frozen: list[nn.Module] = chosen
     if embeddings:
         frozen += _embedding_modules(model, layers)
     for module in frozen:
@@ -140,7 +147,7 @@ def freeze_layers(model, n: int, *, embeddings: bool = True) -> FreezeReport:
             param.requires_grad = False
     tied = embeddings and ties_input_and_output_embeddings(model)
     return FreezeReport(n, len(layers), parameter_count(model, trainable_only=True),
-                        parameter_count(model), tied)
+                        parameter_count(model), tied, which, embeddings)
 
 
 def freeze_backbone(model) -> FreezeReport:

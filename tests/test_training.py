@@ -132,3 +132,15 @@ def test_check_classifier_setup_catches_mismatches():
                                                           id2label=data.id2label(), label2id=data.label2id()))
     with pytest.raises(ValueError, match="tokenizer that belongs"):
         check_classifier_setup(tiny_vocab, tok, small_split())
+
+
+def test_freeze_the_last_layers_instead_keeps_embeddings_trainable_when_asked():
+    lm = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+    report = freeze_layers(lm, 2, embeddings=False, which="last")
+    assert all(p.requires_grad for p in lm.transformer.h[1].parameters())
+    assert all(not p.requires_grad for p in lm.transformer.h[2].parameters())
+    assert all(not p.requires_grad for p in lm.transformer.h[3].parameters())
+    assert lm.lm_head.weight.requires_grad and not report.tied_output_frozen
+    assert str(report).startswith("froze the last 2 of 4 layers")
+    with pytest.raises(ValueError, match="'first' or 'last'"):
+        freeze_layers(lm, 1, which="middle")

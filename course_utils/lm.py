@@ -1,0 +1,97 @@
+"""Continued pretraining of a causal LM on new text, measured before and after (lesson 04).
+
+>>> from transformers import AutoTokenizer
+>>> from course_utils import models
+>>> tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)
+>>> blocks = lm_blocks(tok, ["A short text."] * 40, block_size=32)
+>>> len(blocks), len(blocks[0]["input_ids"]), blocks[0]["input_ids"] == blocks[0]["labels"]
+(5, 32, True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from course_utils.validation import check_texts
+
+
+def lm_blocks(tokenizer, texts: Sequence[str], block_size: int):
+    """Texts joined with EOS into one stream and cut into blocks of ``block_size`` tokens.
+
+    Every block is full, so no padding is needed, and EOS keeps its label: the model learns
+    where a text ends. (A collator that pads with EOS and masks pad positions would also mask
+    every real EOS.) The last, partial block is dropped. Returns a ``datasets.Dataset`` with
+    ``input_ids``, ``attention_mask`` and ``labels`` (a copy of the inputs: the model shifts them).
+    """
+    from datasets import Dataset
+
+    check_texts(texts, "texts")
+    if tokenizer.eos_token_id is None:
+        raise ValueError("The tokenizer has no EOS token to separate texts with.")
+    if not isinstance(block_size, int) or block_size < 2:
+        raise ValueError(f"block_size must be an integer of at least 2, got {block_size!r}.")
+    stream: list[int] = []
+    for text in texts:
+        stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    n_blocks = len(stream) // block_size
+    if n_blocks == 0:
+        raise ValueError(f"The texts give {len(stream)} tokens, fewer than one block of {block_size}: "
+                         "pass more text or a smaller block_size.")
+    blocks = [stream[i * block_size : (i + 1) * block_size] for i in range(n_blocks)]
+    return Dataset.from_dict({"input_ids": blocks, "attention_mask": [[1] * block_size] * n_blocks,
+                              "labels": [list(b) for b in blocks]})
+
+
+@dataclass
+class LMRun:
+    """One continued-pretraining run: its settings, time and loss history."""
+
+    name: str
+    seconds: float
+    steps: int
+    settings: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+
+def continue_pretraining(cfg, model, tokenizer, texts: Sequence[str], *, name: str, learning_rate: float,
+                         epochs: int, output_dir: str, weight_decay: float = 0.0, anchor=None,
+                         block_size: int | None = None, seed: int = 0, batch_size: int | None = None) -> LMRun:
+    """Train ``model`` (in place) on ``texts`` as a language model with ``Trainer``.
+
+    Blocks of ``block_size`` tokens (the profile's ``max_length`` by default), AdamW with
+    ``weight_decay``, linear warmup over 10 % of the steps then a cosine decay; ``anchor`` (a
+    :class:`course_utils.forgetting.WeightAnchor`) adds its L2 pull toward the pretrained weights.
+    Nothing is saved to disk. Frozen parameters (``requires_grad=False``) stay as they are.
+    """
+    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from course_utils.forgetting import anchored_trainer_class
+
+    if learning_rate <= 0 or epochs < 1:
+        raise ValueError(f"learning_rate must be positive and epochs at least 1, got {learning_rate}, {epochs}.")
+    block_size = block_size or cfg.sizes.max_length
+    batch_size = batch_size or cfg.sizes.train_batch_size
+    blocks = lm_blocks(tokenizer, texts, block_size)
+    steps = -(-len(blocks) // batch_size) * epochs
+    args = TrainingArguments(
+        output_dir=output_dir, num_train_epochs=epochs, learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size, weight_decay=weight_decay,
+        warmup_steps=max(1, round(0.1 * steps)), lr_scheduler_type="cosine",
+        logging_strategy="steps", logging_steps=max(1, steps // 10), save_strategy="no",
+        report_to="none", disable_tqdm=True, seed=seed, use_cpu=cfg.device == "cpu",
+        dataloader_pin_memory=cfg.device == "cuda", **cfg.precision_args,
+    )
+    kwargs = dict(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
+    trainer = anchored_trainer_class()(anchor=anchor, **kwargs) if anchor is not None else Trainer(**kwargs)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    start = time.perf_counter()
+    trainer.train()
+    model.eval()
+    settings = dict(learning_rate=learning_rate, epochs=epochs, weight_decay=weight_decay,
+                    anchor=anchor.strength if anchor is not None else 0.0, texts=len(texts))
+    return LMRun(name, time.perf_counter() - start, trainer.state.global_step, settings,
+                 trainer.state.log_history)
