@@ -42,10 +42,14 @@ def format_prompt(instruction: str, input: str = "") -> str:
     ### Response:
     <BLANKLINE>
     """
-    if not isinstance(instruction, str) or not instruction.strip():
+    if not isinstance(instruction, str):
+        raise TypeError(f"instruction must be text, got {type(instruction).__name__}: {instruction!r}.")
+    if not instruction.strip():
         raise ValueError("instruction is empty: every record needs an instruction.")
     if input is None or (isinstance(input, float) and input != input):
         input = ""
+    if not isinstance(input, str):
+        raise TypeError(f"input must be text (or empty), got {type(input).__name__}: {input!r}.")
     if input.strip():
         return PROMPT_WITH_INPUT.format(instruction=instruction.strip(), input=input.strip())
     return PROMPT_WITHOUT_INPUT.format(instruction=instruction.strip())
@@ -69,7 +73,8 @@ def ensure_pad_token(tokenizer) -> str | None:
             "keeps its label and is still learned.")
 
 
-def encode_example(prompt: str, response: str, tokenizer, max_length: int) -> dict | None:
+def encode_example(prompt: str, response: str, tokenizer, max_length: int, *,
+                   mask_prompt: bool = True) -> dict | None:
     """``input_ids``, ``attention_mask`` and ``labels`` for one instruction example.
 
     Prompt and response are tokenized **separately** and the ids concatenated, so a BPE merge
@@ -77,8 +82,11 @@ def encode_example(prompt: str, response: str, tokenizer, max_length: int) -> di
     labels; every prompt position is labelled -100. Returns ``None`` when prompt, response and
     EOS do not fit in ``max_length``: a truncated response would teach the model to stop without
     EOS, or leave no label at all (a NaN loss). Callers count and report what was dropped.
+    ``mask_prompt=False`` trains on the whole sequence instead (the ablation of lesson 05).
     """
-    if not isinstance(response, str) or not response.strip():
+    if not isinstance(response, str):
+        raise TypeError(f"response must be text, got {type(response).__name__}: {response!r}.")
+    if not response.strip():
         raise ValueError("response is empty: an example needs something to learn to write.")
     if not isinstance(prompt, str) or not prompt:
         raise ValueError("prompt is empty: build it with format_prompt(instruction, input).")
@@ -95,8 +103,9 @@ def encode_example(prompt: str, response: str, tokenizer, max_length: int) -> di
     if len(prompt_ids) + len(response_ids) > max_length:
         return None
     input_ids = prompt_ids + response_ids
+    prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if mask_prompt else list(prompt_ids)
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids),
-            "labels": [IGNORE_INDEX] * len(prompt_ids) + response_ids}
+            "labels": prompt_labels + response_ids}
 
 
 @dataclass
@@ -109,20 +118,28 @@ class EncodedRecords:
                 "response and EOS did not fit in max_length")
 
 
-def encode_records(records, tokenizer, max_length: int) -> EncodedRecords:
-    """Encode a DataFrame (or list of dicts) of ``id, instruction, input, output`` records."""
+def encode_records(records, tokenizer, max_length: int, *, mask_prompt: bool = True) -> EncodedRecords:
+    """Encode a DataFrame (or list of dicts) of ``id, instruction, input, output`` records.
+
+    A record whose response does not fit is dropped and counted; a record missing a field, or
+    with a field that is not text, raises an error naming the record.
+    """
     rows = records.to_dict("records") if hasattr(records, "to_dict") else list(records)
     if not rows:
         raise ValueError("No records to encode.")
     examples, dropped = [], []
     for row in rows:
+        name = row.get("id", len(examples) + len(dropped))
         missing = [k for k in ("instruction", "output") if k not in row]
         if missing:
-            raise ValueError(f"A record lacks {missing}; records need instruction, input and output.")
-        encoded = encode_example(format_prompt(row["instruction"], row.get("input", "")), row["output"],
-                                 tokenizer, max_length)
+            raise ValueError(f"Record {name} lacks {missing}; records need instruction, input and output.")
+        try:
+            encoded = encode_example(format_prompt(row["instruction"], row.get("input", "")), row["output"],
+                                     tokenizer, max_length, mask_prompt=mask_prompt)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"Record {name}: {error}") from None
         if encoded is None:
-            dropped.append(str(row.get("id", len(examples) + len(dropped))))
+            dropped.append(str(name))
         else:
             examples.append(encoded)
     return EncodedRecords(examples, dropped)
@@ -140,3 +157,148 @@ def token_label_table(example: dict, tokenizer):
         "label": labels,
         "trained": [label != IGNORE_INDEX for label in labels],
     })
+
+
+def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool = False,
+             temperature: float = 0.8, top_p: float = 0.9, batch_size: int = 16, seed: int = 0) -> list[str]:
+    """The model's responses to ``prompts``: batched, left-padded, stopping at EOS.
+
+    Decoder-only models continue from the last position, so prompts are padded on the **left**
+    (right padding would put pad tokens between a prompt and its answer); the attention mask and
+    the pad id go to ``generate``. Greedy by default; ``do_sample=True`` samples with
+    ``temperature`` and ``top_p`` from a seeded generator. The tokenizer's padding side is
+    restored afterwards.
+    """
+    import torch
+
+    prompts = list(prompts)
+    if not prompts:
+        raise ValueError("No prompts to answer.")
+    ensure_pad_token(tokenizer)
+    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    longest = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+    if context and longest + max_new_tokens > context:
+        raise ValueError(f"The longest prompt is {longest} tokens; with max_new_tokens={max_new_tokens} it "
+                         f"exceeds the model's context of {context}. Shorten the prompt or lower max_new_tokens.")
+    device = next(model.parameters()).device
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    was_training = model.training
+    model.eval()
+    if do_sample:
+        torch.manual_seed(seed)
+    answers: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(device)
+            with torch.no_grad():
+                out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                     temperature=temperature if do_sample else None,
+                                     top_p=top_p if do_sample else None,
+                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            new = out[:, batch["input_ids"].shape[1]:]
+            answers += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return answers
+
+
+def first_word(text: str) -> str:
+    """The answer's first word, lowercased, without punctuation: what exact match compares.
+
+    >>> first_word(" Diagnosis. The note names a condition.")
+    'diagnosis'
+    """
+    words = str(text).strip().split()
+    return words[0].strip(".,;:!?\"'()").lower() if words else ""
+
+
+def exact_match(predictions, references) -> list[int]:
+    """1 where the prediction's first word is the reference label, else 0."""
+    predictions, references = list(predictions), list(references)
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references.")
+    return [int(first_word(p) == first_word(r)) for p, r in zip(predictions, references)]
+
+
+def rouge_l(predictions, references) -> list[float]:
+    """ROUGE-L F-measure per pair (longest common subsequence of words), from ``rouge-score``.
+
+    >>> [round(x, 2) for x in rouge_l(["the tenant won the case"], ["the tenant won"])]
+    [0.75]
+    """
+    from rouge_score import rouge_scorer
+
+    predictions, references = list(predictions), list(references)
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references.")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)]
+
+
+def ratings_table(sheet, ratings: dict, *, low: int = 1, high: int = 5):
+    """The rating sheet with your scores joined by id, and a one-line summary with the average.
+
+    ``ratings`` maps an id of ``sheet`` to a whole score from ``low`` to ``high``; unrated rows
+    are left blank. A score out of range, or an id not on the sheet, is an error that says which.
+
+    >>> import pandas as pd
+    >>> sheet = pd.DataFrame({"id": ["a", "b"], "response": ["yes", "no"]})
+    >>> table, summary = ratings_table(sheet, {"a": 4})
+    >>> summary
+    '1 of 2 responses rated; average 4.00 out of 5.'
+    """
+    if "id" not in getattr(sheet, "columns", ()):
+        raise ValueError("The rating sheet needs an 'id' column to join your ratings on.")
+    if not isinstance(ratings, dict):
+        raise TypeError("ratings must be a dict {id: score}, for example {'inst-h-0121': 4}.")
+    ids = set(sheet["id"])
+    for key, score in ratings.items():
+        if key not in ids:
+            raise ValueError(f"{key!r} is not an id on the rating sheet; rate the ids shown in the table.")
+        if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+            raise ValueError(f"The rating for {key!r} is {score!r}: use a whole number from {low} to {high}.")
+    table = sheet.copy()
+    table["rating"] = [ratings.get(i, "") for i in table["id"]]  # "" (not NaN) for unrated rows
+    scores = [ratings[i] for i in table["id"] if i in ratings]
+    if scores:
+        summary = (f"{len(scores)} of {len(table)} responses rated; average "
+                   f"{sum(scores) / len(scores):.2f} out of {high}.")
+    else:
+        summary = f"0 of {len(table)} responses rated yet: fill in the ratings to see the average."
+    return table, summary
+
+
+def label_positions_loss(model, inputs) -> "torch.Tensor":  # noqa: F821 (torch is imported lazily)
+    """The causal-LM loss, computing the output layer only where a label is trained.
+
+    Equal to ``model(**inputs).loss`` (the mean cross-entropy over positions whose next-token
+    label is not -100). The output layer scores every token of the vocabulary (50,257 for GPT-2)
+    at each position it is applied to; with the loss on the response only, most positions are
+    prompt or padding, and skipping them saves that work (a quarter of the training time of the
+    tiny smoke model on a CPU).
+    """
+    import torch.nn.functional as F
+
+    labels = inputs["labels"]
+    hidden = model.base_model(input_ids=inputs["input_ids"],
+                              attention_mask=inputs.get("attention_mask")).last_hidden_state
+    targets = labels[:, 1:]  # position t predicts token t + 1
+    keep = targets != IGNORE_INDEX
+    if not keep.any():
+        raise ValueError("No position in this batch has a label: every example needs a trained response.")
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+    return F.cross_entropy(logits.float(), targets[keep])
+
+
+def label_positions_trainer_class():
+    """A ``Trainer`` whose loss is :func:`label_positions_loss` (same loss, less work)."""
+    from transformers import Trainer
+
+    class LabelPositionsTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = label_positions_loss(model, inputs)
+            return (loss, None) if return_outputs else loss
+
+    return LabelPositionsTrainer

@@ -87,3 +87,85 @@ def test_token_label_table_and_chat_template(tok):
     text = tok.apply_chat_template([{"role": "user", "content": "Define tort."}], tokenize=False,
                                    add_generation_prompt=True)
     assert text == "<|user|>\nDefine tort.\n<|assistant|>\n"
+
+
+def test_records_with_bad_fields_name_the_record_and_the_problem(tok):
+    good = {"id": "r1", "instruction": "Define tort.", "input": "", "output": "A civil wrong."}
+    with pytest.raises(ValueError, match="r2 lacks \\['output'\\]"):
+        encode_records([good, {"id": "r2", "instruction": "Define tort."}], tok, 64)
+    with pytest.raises(ValueError, match="r3 lacks \\['instruction'\\]"):
+        encode_records([{"id": "r3", "output": "x"}], tok, 64)
+    with pytest.raises(ValueError, match="r4: response is empty"):
+        encode_records([{**good, "id": "r4", "output": "  "}], tok, 64)
+    with pytest.raises(TypeError, match="r5: response must be text, got int"):
+        encode_records([{**good, "id": "r5", "output": 3}], tok, 64)
+    with pytest.raises(TypeError, match="r6: instruction must be text"):
+        encode_records([{**good, "id": "r6", "instruction": ["a"]}], tok, 64)
+    with pytest.raises(TypeError, match="r7: input must be text"):
+        encode_records([{**good, "id": "r7", "input": 12}], tok, 64)
+
+
+def test_a_prompt_longer_than_the_context_is_an_error_not_a_crash(tok):
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        encode_example("word " * 2000, "yes", tok, 4096)
+
+
+def test_whole_sequence_labels_for_the_ablation(tok):
+    prompt = format_prompt("Define tort.")
+    ex = encode_example(prompt, "A civil wrong.", tok, 64, mask_prompt=False)
+    assert ex["labels"] == ex["input_ids"]
+    assert ex["labels"][-1] == tok.eos_token_id
+
+
+def test_every_bundled_record_that_fits_decodes_to_its_response_plus_eos(tok):
+    records = data.load_instructions()
+    encoded = encode_records(records, tok, 256)
+    kept = records[~records["id"].isin(encoded.dropped)]
+    assert len(encoded.examples) == len(kept) > 0.9 * len(records)
+    for ex, response in zip(encoded.examples, kept["output"]):
+        assert tok.decode([t for t in ex["labels"] if t != IGNORE_INDEX]) == response + tok.eos_token
+
+
+def test_generate_pads_left_restores_the_side_and_stops(tok):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.instruct import generate
+
+    model = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+    ensure_pad_token(tok)
+    prompts = [format_prompt("Define tort."), format_prompt("Classify the note.", "Fever for two days and a cough.")]
+    batched = generate(model, tok, prompts, max_new_tokens=5)
+    one_by_one = [generate(model, tok, [p], max_new_tokens=5)[0] for p in prompts]
+    assert batched == one_by_one  # left padding with the attention mask changes nothing
+    assert tok.padding_side == "right"
+    sampled = generate(model, tok, prompts, max_new_tokens=5, do_sample=True, seed=1)
+    assert sampled == generate(model, tok, prompts, max_new_tokens=5, do_sample=True, seed=1)
+    with pytest.raises(ValueError, match="context"):
+        generate(model, tok, prompts, max_new_tokens=10_000)
+    with pytest.raises(ValueError, match="No prompts"):
+        generate(model, tok, [], max_new_tokens=5)
+
+
+def test_exact_match_and_rouge_l():
+    from course_utils.instruct import exact_match, rouge_l
+
+    assert exact_match(["Diagnosis.", "treatment plan", ""], ["diagnosis", "symptom", "symptom"]) == [1, 0, 0]
+    scores = rouge_l(["the tenant won", "nothing alike"], ["the tenant won", "the tenant won"])
+    assert scores[0] == pytest.approx(1.0) and scores[1] == 0.0
+    with pytest.raises(ValueError, match="2 predictions for 1"):
+        exact_match(["a", "b"], ["a"])
+
+
+def test_ratings_table():
+    import pandas as pd
+
+    from course_utils.instruct import ratings_table
+
+    sheet = pd.DataFrame({"id": ["a", "b", "c"], "response": ["x", "y", "z"]})
+    table, summary = ratings_table(sheet, {"a": 5, "c": 2})
+    assert list(table["rating"]) == [5, "", 2] and "2 of 3" in summary and "3.50" in summary
+    assert "0 of 3" in ratings_table(sheet, {})[1]
+    with pytest.raises(ValueError, match="whole number from 1 to 5"):
+        ratings_table(sheet, {"a": 6})
+    with pytest.raises(ValueError, match="not an id"):
+        ratings_table(sheet, {"zz": 3})
