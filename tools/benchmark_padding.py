@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_utils import data, models  # noqa: E402
+from course_utils import Results, data, models  # noqa: E402
 from course_utils.instruct import encode_records, ensure_pad_token, format_prompt  # noqa: E402
 
 
@@ -89,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'recipe':<8} {'tokens/epoch':>13} {'padding':>8} {'s/epoch':>8}")
     for r in rows:
         print(f"{r['recipe']:<8} {r['tokens_per_epoch']:>13,} {r['padding_share']:>8.1%} {r['seconds_per_epoch']:>8.1f}")
+    common, course = rows
+    # Recorded like a lesson's results, so `make results` puts the ratios in the README.
+    res = Results("benchmark_padding", profile="smoke" if args.model == models.TINY_GPT2 else args.model)
+    res.record("tokens_ratio", common["tokens_per_epoch"] / course["tokens_per_epoch"],
+               label="Padding benchmark: tokens per epoch, common / course", headline=True, fmt=".2f")
+    res.record("time_ratio", common["seconds_per_epoch"] / course["seconds_per_epoch"],
+               label="Padding benchmark: seconds per epoch, common / course", headline=True, fmt=".2f")
+    res.record("padding_common", common["padding_share"], label="Padding share, common recipe", headline=True, fmt=".1%")
+    res.record("padding_course", course["padding_share"], label="Padding share, course recipe", headline=True, fmt=".1%")
+    res.record("rows", rows)
+    print(f"ratios (common / course): tokens {res.values['tokens_ratio']['value']:.2f}x, "
+          f"time {res.values['time_ratio']['value']:.2f}x; recorded in {res.path}")
     return 0
 
 

@@ -60,3 +60,39 @@ def test_03_report_agrees_with_scikit_learn():
         assert v["report"][label]["recall"] == pytest.approx(recall[k])
         assert v["report"][label]["f1-score"] == pytest.approx(f1[k])
     assert v["accuracy"] == pytest.approx(sum(t == p for t, p in zip(true, pred)) / len(true))
+
+
+def test_04_high_learning_rate_forgets_far_more_and_a_remedy_helps():
+    v = recorded("04_catastrophic_forgetting")
+    table = {row["setting"]: row for row in v["lm_table"]}
+    high, low = table["high learning rate"], table["low learning rate"]
+    assert high["forgotten"] > 5 * max(low["forgotten"], 1.0), "far more forgetting at the high rate"
+    remedies = [row for name, row in table.items() if name not in ("high learning rate", "low learning rate")]
+    best = min(remedies, key=lambda row: row["forgotten"])
+    assert best["forgotten"] < 0.5 * high["forgotten"], "at least one remedy halves the rise at the high rate"
+    assert high["learned"] > 0, "continued pretraining learned the domain"
+
+
+def test_04_full_fine_tuning_raises_the_encoders_masked_lm_loss():
+    v = recorded("04_catastrophic_forgetting")
+    assert v["mlm_after"] > v["mlm_before"]
+
+
+def test_04_recommendations_follow_the_table():
+    v = recorded("04_catastrophic_forgetting")
+    table = {row["setting"]: row for row in v["lm_table"]}
+    first = next(r for n, r in table.items() if n.startswith("freeze first"))
+    last = next(r for n, r in table.items() if n.startswith("freeze last"))
+    line = next(a for a in v["advice"] if a.startswith("Freezing the"))
+    assert ("did **not**" in line) == (first["forgotten"] >= last["forgotten"])
+
+
+def test_05_every_bundled_record_that_fits_decodes_to_its_response_plus_eos():
+    v = recorded("05_instruction_finetuning")
+    assert v["n_labels_decode"] == v["n_encoded"] > 0
+
+
+def test_05_instruction_tuning_beats_untuned_and_majority_label():
+    v = recorded("05_instruction_finetuning")
+    assert v["em_after"] >= v["em_before"] + 0.3, "well above the untuned model"
+    assert v["em_after"] >= v["majority_rate"] + 0.05, "above always answering the most common label"
