@@ -1,0 +1,441 @@
+"""Checker helpers shared by the exercise sets: read an answer, compare it, say what is wrong.
+
+Each helper raises :class:`~course_utils.exercises.core.Wrong` with a message in the learner's
+terms. The ``recompute`` helpers rebuild reference values from the bundled data in the
+grader's own process (cached, so a gradebook of many students computes them once).
+
+>>> number(3, "n_rows", whole=True)
+3
+>>> fraction(0.5, "f1")
+0.5
+>>> close_to(0.812, 0.81, "macro_f1", tol=0.005)
+>>> try:
+...     fraction(87.5, "accuracy")
+... except Wrong as wrong:
+...     print(wrong)
+`accuracy` is 87.5, which looks like a percentage: give it as a fraction between 0 and 1 (87.5% is 0.875).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+from course_utils.exercises.core import Wrong, frame_from_json
+
+# ----------------------------------------------------------------------------- reading answers
+
+
+def number(value, name: str, *, whole: bool = False, low: float | None = None,
+           high: float | None = None):
+    """``value`` as a number (an int when ``whole``), or :class:`Wrong` saying what it is instead."""
+    if isinstance(value, bool):
+        raise Wrong(f"`{name}` is {value}, a True/False value; it should be a number.")
+    if isinstance(value, str):
+        raise Wrong(f"`{name}` is the text {value[:40]!r}; it should be a number (no quotes).")
+    if isinstance(value, (list, dict)):
+        raise Wrong(f"`{name}` holds several values; it should be one number.")
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise Wrong(f"`{name}` should be a number.")
+    if whole:
+        if value != int(value):
+            raise Wrong(f"`{name}` is {value}; it counts things, so it should be a whole number.")
+        value = int(value)
+    if low is not None and value < low:
+        raise Wrong(f"`{name}` is {value}; it cannot be below {low:g}.")
+    if high is not None and value > high:
+        raise Wrong(f"`{name}` is {value}; it cannot be above {high:g}.")
+    return value
+
+
+def fraction(value, name: str) -> float:
+    """A score between 0 and 1 (accuracy, F1, a share); a percentage gets its own message."""
+    value = number(value, name)
+    if 1 < value <= 100:
+        raise Wrong(f"`{name}` is {value:g}, which looks like a percentage: give it as a fraction "
+                    f"between 0 and 1 ({value:g}% is {value / 100:g}).")
+    if not 0 <= value <= 1:
+        raise Wrong(f"`{name}` is {value:g}; a score like this lies between 0 and 1.")
+    return float(value)
+
+
+def close_to(value: float, expected: float, name: str, *, tol: float = 1e-3, how: str = "") -> None:
+    """Nothing when ``|value - expected| <= tol``; otherwise :class:`Wrong` with both numbers."""
+    if abs(value - expected) > tol:
+        raise Wrong(f"`{name}` is {value:.4g}, but {how or 'the right value is'} {expected:.4g}.")
+
+
+def text(value, name: str, *, min_words: int = 1) -> str:
+    """Free text with at least ``min_words`` words."""
+    if not isinstance(value, str):
+        raise Wrong(f"`{name}` should be text (a string in quotes).")
+    words = len(value.split())
+    if words < min_words:
+        raise Wrong(f"`{name}` has {words} word(s); write at least {min_words}, in full sentences.")
+    return value.strip()
+
+
+def id_list(value, name: str) -> list[str]:
+    """A list of example ids (strings such as ``"doc-0003"``), without repeats."""
+    if isinstance(value, dict):
+        raise Wrong(f"`{name}` is a dict; give a list of ids, e.g. errors['id'].tolist().")
+    if not isinstance(value, list):
+        raise Wrong(f"`{name}` should be a list of ids such as 'doc-0003'.")
+    if not all(isinstance(v, str) for v in value):
+        raise Wrong(f"`{name}` should hold ids (text such as 'doc-0003'), not row numbers or labels.")
+    if len(set(value)) != len(value):
+        raise Wrong(f"`{name}` lists some ids more than once; each id once.")
+    return list(value)
+
+
+def compare_ids(given: Sequence[str], expected: Sequence[str], name: str, *, show: int = 3) -> None:
+    """Wrong naming a few ids that are missing from ``given`` and a few that should not be in it."""
+    given_set, expected_set = set(given), set(expected)
+    missing, extra = sorted(expected_set - given_set), sorted(given_set - expected_set)
+    if not missing and not extra:
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} id(s) are missing (e.g. {', '.join(missing[:show])})")
+    if extra:
+        parts.append(f"{len(extra)} should not be there (e.g. {', '.join(extra[:show])})")
+    raise Wrong(f"`{name}` has {len(given_set)} ids where {len(expected_set)} are expected: "
+                + " and ".join(parts) + ".")
+
+
+def table(value, name: str, columns: Sequence[str] = ()):
+    """A DataFrame from its exported form, with at least ``columns``."""
+    try:
+        frame = frame_from_json(value)
+    except Wrong:
+        raise Wrong(f"`{name}` should be a table (a pandas DataFrame).") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise Wrong(f"`{name}` lacks the column(s) {missing}; its columns are {list(frame.columns)}.")
+    return frame
+
+
+def matrix(value, name: str, size: int) -> list[list[float]]:
+    """A ``size`` x ``size`` matrix given as a DataFrame, an array or a list of rows."""
+    if isinstance(value, dict) and set(value) == {"columns", "rows"}:
+        rows = value["rows"]
+    elif isinstance(value, list):
+        rows = value
+    else:
+        raise Wrong(f"`{name}` should be a {size} x {size} table (a DataFrame or an array).")
+    if len(rows) != size or not all(isinstance(r, list) and len(r) == size for r in rows):
+        shape = f"{len(rows)} rows" if isinstance(rows, list) else "an odd shape"
+        raise Wrong(f"`{name}` has {shape}; it should be {size} x {size}, one row and one column per class.")
+    return [[number(v, name) for v in row] for row in rows]
+
+
+def labels_by_id(value, name: str, *, ids: Sequence[str] | None = None,
+                 labels: Sequence[str] | None = None) -> dict[str, str]:
+    """Predicted labels for the test split as ``{id: label name}``.
+
+    Accepted forms: a dict ``{id: label}`` or a list in the test split's order; labels as names
+    (``"legal"``) or as the course's label ids (``2``).
+    """
+    from course_utils import data
+
+    ids = list(ids if ids is not None else test_frame()["id"])
+    labels = list(labels if labels is not None else data.LABELS)
+    if isinstance(value, list):
+        if len(value) != len(ids):
+            raise Wrong(f"`{name}` has {len(value)} predictions; the test split has {len(ids)} texts.")
+        value = dict(zip(ids, value))
+    if not isinstance(value, dict):
+        raise Wrong(f"`{name}` should map each test id to its predicted label, e.g. "
+                    "dict(zip(predictions['id'], predictions['predicted'])).")
+    compare_ids(list(value), ids, name)
+    out = {}
+    for key, label in value.items():
+        if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
+            label = labels[label]
+        if label not in labels:
+            raise Wrong(f"`{name}` predicts {label!r} for {key}; labels are {labels}.")
+        out[key] = label
+    return out
+
+
+def scores(true: Sequence, predicted: Sequence) -> dict[str, float]:
+    """Accuracy, macro-F1 and weighted-F1, as the course computes them."""
+    from course_utils.evaluation import classification_metrics
+
+    return classification_metrics(list(true), list(predicted))
+
+
+# ----------------------------------------------------------------------------- recomputing
+
+
+@lru_cache(maxsize=None)
+def _domain_frame():
+    from course_utils import data
+
+    return data.load_domain_frame()
+
+
+def domain_frame():
+    """The bundled clean data (a copy: checkers may not change the cached one)."""
+    return _domain_frame().copy()
+
+
+def test_frame():
+    """The clean test split, in id order (the order of ``load_domain_splits()["test"]``)."""
+    frame = domain_frame()
+    return frame[frame["split"] == "test"].sort_values("id").reset_index(drop=True)
+
+
+@lru_cache(maxsize=None)
+def _raw_frame():
+    from course_utils import data
+
+    return data.load_raw_domain_frame()
+
+
+def raw_frame():
+    return _raw_frame().copy()
+
+
+@lru_cache(maxsize=None)
+def training_splits() -> dict:
+    """The training split each profile trains on, by a readable name, as ``(texts, labels)``.
+
+    The smoke profile subsamples the training split; cpu and gpu use all of it. A checker
+    accepts an answer computed on any of them: it cannot know which profile the learner ran.
+    """
+    from course_utils import data
+    from course_utils.profiles import SIZES
+
+    out = {}
+    for profile, sizes in SIZES.items():
+        n = sizes.max_train_examples
+        key = "the whole training split" if n is None else f"the {profile} profile's {n} training texts"
+        if key in out:
+            continue
+        train = data.load_domain_splits(max_train=n, max_eval=sizes.max_eval_examples)["train"]
+        out[key] = (tuple(train["text"]), tuple(data.LABELS[i] for i in train["label"]))
+    return out
+
+
+@lru_cache(maxsize=None)
+def tfidf_predictions(train_texts: tuple, train_labels: tuple, test_texts: tuple, *,
+                      ngram_range: tuple = (1, 1), class_weight: str | None = None) -> tuple:
+    """TF-IDF (sublinear tf) + logistic regression (``max_iter=2000``), the course's baseline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=tuple(ngram_range)),
+                          LogisticRegression(max_iter=2000, class_weight=class_weight))
+    model.fit(list(train_texts), list(train_labels))
+    return tuple(model.predict(list(test_texts)))
+
+
+@lru_cache(maxsize=None)
+def tokenizers() -> dict:
+    """Tokenizers a learner may have measured with: the bundled tiny one always, DistilBERT's
+    when it is already on this machine (the cpu and gpu profiles download it; no network here)."""
+    from transformers import AutoTokenizer
+
+    from course_utils import models
+
+    found = {"the bundled tiny tokenizer (smoke profile)": AutoTokenizer.from_pretrained(models.TINY_ENCODER)}
+    try:
+        found["distilbert-base-uncased"] = AutoTokenizer.from_pretrained("distilbert-base-uncased",
+                                                                         local_files_only=True)
+    except Exception:  # not downloaded here: only the bundled tokenizer can be checked
+        pass
+    return found
+
+
+ENCODERS = ("the bundled tiny encoder (smoke profile)", "distilbert-base-uncased")
+
+
+def _new_encoder_classifier(encoder: str):
+    """A fresh course classifier for ``encoder``, built without any download."""
+    from transformers import AutoModelForSequenceClassification, DistilBertConfig
+
+    from course_utils import data, models
+    from course_utils.classifier import new_classifier
+
+    if encoder == ENCODERS[0]:
+        return new_classifier(models.TINY_ENCODER)
+    labels = dict(num_labels=len(data.LABELS), id2label=data.id2label(), label2id=data.label2id())
+    # DistilBertConfig's defaults are distilbert-base-uncased's shape; random weights count the same
+    return AutoModelForSequenceClassification.from_config(DistilBertConfig(**labels))
+
+
+@lru_cache(maxsize=None)
+def parameter_counts(encoder: str, n_frozen: int, embeddings: bool = True) -> tuple[int, int, int]:
+    """``(trainable after freeze_layers(model, n_frozen, embeddings=...), total, n_layers)``;
+    ``n_frozen`` is capped at the model's number of layers."""
+    from course_utils.models import parameter_count
+    from course_utils.training import freeze_layers
+
+    model = _new_encoder_classifier(encoder)
+    n_layers = model.config.num_hidden_layers
+    trainable = freeze_layers(model, min(n_frozen, n_layers), embeddings=embeddings).trainable
+    return trainable, parameter_count(model), n_layers
+
+
+def encoder_by_total(total: int, name: str) -> str:
+    """Which encoder a parameter total belongs to, or Wrong listing the totals known here."""
+    totals = {}
+    for encoder in ENCODERS:
+        totals[parameter_counts(encoder, 0)[1]] = encoder
+        if total in totals:
+            return totals[total]
+    known = ", ".join(f"{t:,} ({e})" for t, e in totals.items())
+    raise Wrong(f"`{name}` is {total:,}, which is not the size of a course classifier "
+                f"({known}). Count every parameter: sum(p.numel() for p in model.parameters()).")
+
+
+# ----------------------------------------------------------------------------- causal LMs (ex04, ex05, challenge 3)
+
+CAUSAL_LMS = ("the bundled tiny GPT-2 (smoke profile)", "gpt2")
+
+
+def int_list(value, name: str) -> list[int]:
+    """A list of whole numbers (token ids, labels, layer indices)."""
+    if isinstance(value, dict):
+        raise Wrong(f"`{name}` is a dict; give the list itself (for a dict from encode_example, "
+                    "pick one entry, e.g. example['labels']).")
+    if not isinstance(value, list):
+        raise Wrong(f"`{name}` should be a list of whole numbers.")
+    if value and isinstance(value[0], list):
+        raise Wrong(f"`{name}` is a list of lists (a batch?); give the one example's list.")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise Wrong(f"`{name}` should hold whole numbers only.")
+    return list(value)
+
+
+@lru_cache(maxsize=None)
+def causal_tokenizers() -> dict:
+    """GPT-2 tokenizers a learner may have used: the bundled tiny one always, ``gpt2``'s when it is
+    already on this machine (the cpu and gpu profiles download it; nothing is downloaded here)."""
+    from transformers import AutoTokenizer
+
+    from course_utils import models
+
+    found = {CAUSAL_LMS[0]: AutoTokenizer.from_pretrained(models.TINY_GPT2)}
+    try:
+        found[CAUSAL_LMS[1]] = AutoTokenizer.from_pretrained("gpt2", local_files_only=True)
+    except Exception:  # not downloaded here: only the bundled tokenizer can be checked
+        pass
+    return found
+
+
+@lru_cache(maxsize=None)
+def pretrained_causal_lms() -> tuple:
+    """``(name, model)`` for the pretrained causal LMs on this machine: the tiny GPT-2 always, ``gpt2``
+    when it is already downloaded. Checkers must not train them (one copy is shared)."""
+    from transformers import AutoModelForCausalLM
+
+    from course_utils import models
+
+    found = [(CAUSAL_LMS[0], AutoModelForCausalLM.from_pretrained(models.TINY_GPT2).eval())]
+    try:
+        found.append((CAUSAL_LMS[1], AutoModelForCausalLM.from_pretrained("gpt2", local_files_only=True).eval()))
+    except Exception:  # not downloaded here
+        pass
+    return tuple(found)
+
+
+def _new_causal_lm(name: str):
+    """A causal LM shaped like ``name``, built without any download (random weights count the same)."""
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    from course_utils import models
+
+    if name == CAUSAL_LMS[0]:
+        return AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+    return AutoModelForCausalLM.from_config(GPT2Config())  # GPT2Config's defaults are gpt2's shape
+
+
+@lru_cache(maxsize=None)
+def causal_lm_counts(name: str, n_frozen: int, embeddings: bool = True, which: str = "first") -> tuple:
+    """``(trainable, total, n_layers, frozen layer indices)`` after ``freeze_layers(model, n_frozen,
+    embeddings=..., which=...)`` on a fresh ``name``; ``n_frozen`` is capped at its layers."""
+    from course_utils.models import parameter_count
+    from course_utils.training import freeze_layers
+
+    model = _new_causal_lm(name)
+    n_layers = model.config.n_layer
+    n_frozen = min(n_frozen, n_layers)
+    trainable = freeze_layers(model, n_frozen, embeddings=embeddings, which=which).trainable
+    blocks = list(range(n_frozen)) if which == "first" else list(range(n_layers - n_frozen, n_layers))
+    return trainable, parameter_count(model), n_layers, tuple(blocks)
+
+
+def causal_lm_by_total(total: int, name: str) -> str:
+    """Which causal LM a parameter total belongs to, or Wrong listing the totals known here."""
+    totals = {}
+    for lm in CAUSAL_LMS:
+        totals[causal_lm_counts(lm, 0)[1]] = lm
+        if total in totals:
+            return totals[total]
+    known = ", ".join(f"{t:,} ({lm})" for t, lm in totals.items())
+    raise Wrong(f"`{name}` is {total:,}, which is not the size of a course language model ({known}). "
+                "Count every parameter: sum(p.numel() for p in model.parameters()).")
+
+
+def instruction_labels(value, name: str, *, prompt_ids: Sequence[int], response_ids: Sequence[int],
+                       eos_id: int) -> None:
+    """Nothing when ``value`` is the labels of one instruction example (-100 on the prompt, then the
+    response and EOS); otherwise :class:`Wrong` naming the mistake (prompt not masked, EOS missing,
+    response masked too, padding left in, ...)."""
+    from course_utils.instruct import IGNORE_INDEX as IGNORE
+
+    given = int_list(value, name)
+    prompt_ids, response_ids = list(prompt_ids), list(response_ids)
+    right = [IGNORE] * len(prompt_ids) + response_ids + [eos_id]
+    if given == right:
+        return
+    n_prompt, n_response = len(prompt_ids), len(response_ids)
+    if given == prompt_ids + response_ids + [eos_id]:
+        raise Wrong(f"the prompt is not masked: `{name}` repeats the input ids. The labels should be -100 on "
+                    f"the {n_prompt} prompt tokens, so the loss trains on the response only.")
+    if given == [IGNORE] * n_prompt + response_ids:
+        raise Wrong(f"EOS is missing at the end of `{name}`: append the EOS token ({eos_id}) to the response "
+                    "and keep its label, or the model never learns to stop.")
+    if all(v == IGNORE for v in given[:n_prompt + n_response]) and len(given) >= n_prompt + n_response:
+        raise Wrong("the response tokens are masked too: labels should be -100 only on the prompt, "
+                    "and the response and its EOS keep their ids.")
+    if len(given) > len(right) and given[:len(right)] == right and all(v == IGNORE for v in given[len(right):]):
+        raise Wrong(f"`{name}` ends with padding (-100 after the EOS): give the labels of the example alone, "
+                    "before any collator pads it.")
+    if len(given) != len(right):
+        raise Wrong(f"`{name}` has {len(given)} labels; the prompt ({n_prompt} tokens), the response "
+                    f"({n_response}) and EOS make {len(right)}. Tokenize prompt and response separately "
+                    "(add_special_tokens=False) and concatenate the ids.")
+    masked = sum(v == IGNORE for v in given)
+    if masked != n_prompt:
+        raise Wrong(f"`{name}` has {masked} positions at -100, but the prompt is {n_prompt} tokens: "
+                    "exactly the prompt's positions are masked.")
+    first = next(i for i, (a, b) in enumerate(zip(given, right)) if a != b)
+    raise Wrong(f"`{name}` differs from the expected labels first at position {first} ({given[first]} "
+                f"instead of {right[first]}). Tokenize the prompt and the response separately and "
+                "concatenate the ids, as encode_example does.")
+
+
+class course_threads:
+    """Torch's thread count as the course chooses it (``COURSE_THREADS``, pytest-xdist workers) for
+    the duration of a recomputation, restored afterwards: a grader sharing its CPUs with kernels
+    runs a perplexity many times slower with oversubscribed threads."""
+
+    def __enter__(self):
+        import torch
+
+        from course_utils.profiles import choose_thread_count
+
+        self._saved = torch.get_num_threads()
+        torch.set_num_threads(min(self._saved, choose_thread_count()))
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self._saved)
+        return False

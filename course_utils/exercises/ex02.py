@@ -1,0 +1,221 @@
+"""Exercise 02: the floor, the baseline, freezing, padding and one fine-tune (lesson 02).
+
+Data-derived answers are recomputed here (the test split is whole in every profile; the
+training split is the smoke profile's subsample or the whole split, and either is accepted).
+The fine-tuned model's answers come from training, so they are checked for consistency: the
+reported macro-F1 must be the one its predictions score, and above the majority-class floor.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from course_utils.exercises import checks
+from course_utils.exercises.core import Question, QuestionSet, Wrong
+
+# ----------------------------------------------------------------------------- q1
+
+
+@lru_cache(maxsize=None)
+def _constant_scores() -> dict:
+    """Test scores of always answering one class, for each class."""
+    from course_utils import data
+
+    true = checks.test_frame()["label"].tolist()
+    return {label: checks.scores(true, [label] * len(true)) for label in data.LABELS}
+
+
+def majority_floor() -> dict:
+    """Scores of always answering the training split's largest class (medical)."""
+    frame = checks.domain_frame()
+    largest = frame.loc[frame["split"] == "train", "label"].value_counts().idxmax()
+    return _constant_scores()[largest]
+
+
+def check_majority(values, workdir):
+    accuracy = checks.fraction(values["majority_accuracy"], "majority_accuracy")
+    macro = checks.fraction(values["majority_macro_f1"], "majority_macro_f1")
+    floor = majority_floor()
+    if abs(accuracy - floor["accuracy"]) <= 1e-3 and abs(macro - floor["macro_f1"]) <= 1e-3:
+        return None
+    for label, got in _constant_scores().items():
+        if got is not floor and abs(accuracy - got["accuracy"]) <= 1e-3:
+            raise Wrong(f"those are the scores of always answering {label!r}; the floor is the "
+                        "largest class of the training split (count the labels).")
+    if abs(accuracy - floor["accuracy"]) > 1e-3:
+        raise Wrong(f"majority_accuracy is {accuracy:.3f}; always answering the largest class is right "
+                    "for exactly that class's share of the test split.")
+    if abs(macro - floor["weighted_f1"]) <= 1e-3:
+        raise Wrong("majority_macro_f1 is the weighted F1; macro-F1 gives each class the same weight.")
+    raise Wrong(f"majority_macro_f1 is {macro:.3f}. Macro-F1 is the plain mean of the three classes' F1, "
+                "and the two classes never predicted score 0.")
+
+
+# ----------------------------------------------------------------------------- q2
+
+
+def _ngram_score(which: str, ngrams: tuple) -> float:
+    """Test macro-F1 of the baseline on one training split (cached below it), words or pairs."""
+    test = checks.test_frame()
+    texts, labels = checks.training_splits()[which]
+    return checks.scores(test["label"], checks.tfidf_predictions(
+        texts, labels, tuple(test["text"]), ngram_range=ngrams))["macro_f1"]
+
+
+def check_ngrams(values, workdir):
+    words = checks.fraction(values["f1_words"], "f1_words")
+    pairs = checks.fraction(values["f1_word_pairs"], "f1_word_pairs")
+    tol = 1e-3
+    for which in checks.training_splits():  # the smoke profile's subsample first: the likeliest
+        ref = {n: _ngram_score(which, n) for n in ((1, 1), (1, 2))}
+        if abs(words - ref[(1, 1)]) <= tol and abs(pairs - ref[(1, 2)]) <= tol:
+            return f"trained on {which}."
+        if abs(words - ref[(1, 2)]) <= tol and abs(pairs - ref[(1, 1)]) <= tol:
+            raise Wrong("your two scores are swapped: f1_words is ngram_range=(1, 1).")
+    expected = "; ".join(f"on {which}: {_ngram_score(which, (1, 1)):.3f} and {_ngram_score(which, (1, 2)):.3f}"
+                         for which in checks.training_splits())
+    raise Wrong(f"you have {words:.3f} and {pairs:.3f}. With the question's settings (sublinear TF-IDF, "
+                f"LogisticRegression(max_iter=2000), scored on the test split) we get {expected}. Train on "
+                "splits['train'] and check the settings.")
+
+
+# ----------------------------------------------------------------------------- q3
+
+N_FROZEN = 2
+
+
+def check_freeze(values, workdir):
+    trainable = checks.number(values["n_trainable"], "n_trainable", whole=True, low=0)
+    total = checks.number(values["n_total"], "n_total", whole=True, low=1)
+    encoder = checks.encoder_by_total(total, "n_total")
+    want = checks.parameter_counts(encoder, N_FROZEN)[0]
+    if trainable == want:
+        return None
+    if trainable == total:
+        raise Wrong("n_trainable equals n_total: nothing is frozen. Call freeze_layers(model, 2) first, "
+                    "then count the parameters with requires_grad=True.")
+    if trainable == total - want:
+        raise Wrong("that is the number of frozen parameters; count those that still train "
+                    "(requires_grad=True).")
+    if trainable == checks.parameter_counts(encoder, N_FROZEN, embeddings=False)[0]:
+        raise Wrong("you left the embeddings trainable; freeze_layers freezes them by default, as in "
+                    "section 5 of the lesson.")
+    n_layers = checks.parameter_counts(encoder, 0)[2]
+    if trainable == checks.parameter_counts(encoder, n_layers)[0]:
+        raise Wrong("you froze every layer; the question freezes the first 2.")
+    raise Wrong(f"n_trainable is {trainable:,}; with the embeddings and the first {N_FROZEN} layers frozen, "
+                f"{encoder} keeps {want:,} of its {total:,} parameters trainable.")
+
+
+# ----------------------------------------------------------------------------- q4
+
+PAD_TO, BATCH = 128, 16
+
+
+@lru_cache(maxsize=None)
+def _padding_counts() -> dict:
+    """Tokens fed to the model for the test split, per tokenizer: padded to 128, or per batch."""
+    texts = checks.test_frame()["text"].tolist()
+    out = {}
+    for name, tokenizer in checks.tokenizers().items():
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=PAD_TO)["input_ids"]]
+        batches = [lengths[i:i + BATCH] for i in range(0, len(lengths), BATCH)]
+        out[name] = {"fixed": PAD_TO * len(lengths),
+                     "per_batch": sum(len(b) * max(b) for b in batches),
+                     "real": sum(lengths)}
+    return out
+
+
+def check_padding(values, workdir):
+    fixed = checks.number(values["tokens_padded_to_max"], "tokens_padded_to_max", whole=True, low=0)
+    per_batch = checks.number(values["tokens_padded_per_batch"], "tokens_padded_per_batch", whole=True, low=0)
+    counts = _padding_counts()
+    first = next(iter(counts.values()))
+    if fixed != first["fixed"]:
+        raise Wrong(f"tokens_padded_to_max is {fixed:,}: padded to 128, every one of the "
+                    f"{first['fixed'] // PAD_TO} test texts takes 128 positions.")
+    for name, ref in counts.items():
+        if per_batch == ref["per_batch"]:
+            return None
+        if per_batch == ref["real"]:
+            raise Wrong("tokens_padded_per_batch counts the real tokens only; each batch is padded to "
+                        "its longest text, so count len(batch) * longest length per batch.")
+    raise Wrong(f"tokens_padded_per_batch is {per_batch:,}; with the bundled tokenizer, batches of "
+                f"{BATCH} in the split's order and truncation at {PAD_TO} it is {first['per_batch']:,}.")
+
+
+# ----------------------------------------------------------------------------- q5
+
+
+def check_fine_tune(values, workdir):
+    predicted = checks.labels_by_id(values["ft_predictions"], "ft_predictions")
+    macro = checks.fraction(values["ft_macro_f1"], "ft_macro_f1")
+    test = checks.test_frame()
+    got = checks.scores(test["label"], [predicted[i] for i in test["id"]])
+    if abs(macro - got["macro_f1"]) > 1e-3:
+        hint = " (that is their accuracy)" if abs(macro - got["accuracy"]) <= 1e-3 else ""
+        raise Wrong(f"ft_macro_f1 is {macro:.3f}{hint}, but your predictions score macro-F1 "
+                    f"{got['macro_f1']:.3f} on the test split.")
+    floor = majority_floor()["macro_f1"]
+    if got["macro_f1"] <= floor:
+        raise Wrong(f"the model scores macro-F1 {got['macro_f1']:.3f}, not above always answering "
+                    f"'medical' ({floor:.3f}): it learned nothing. Did training run on splits['train'] "
+                    "with the labels?")
+    return f"macro-F1 {got['macro_f1']:.3f} from your predictions."
+
+
+QUESTIONS = QuestionSet("ex02", "Exercise 02 · Baselines, freezing and fine-tuning", [
+    Question(
+        "q1", "What do accuracy and macro-F1 on the test split come to if the model always answers the "
+              "training split's largest class? Set `majority_accuracy` and `majority_macro_f1`.",
+        ("majority_accuracy", "majority_macro_f1"), check_majority,
+        hints=("The largest class of splits['train'] has label id 0; score `[0] * len(y_test)`.",
+               "`classification_metrics(y_test, predictions)` returns both scores."),
+        solution="majority = classification_metrics(y_test, [0] * len(y_test))\n"
+                 'majority_accuracy, majority_macro_f1 = majority["accuracy"], majority["macro_f1"]'),
+    Question(
+        "q2", "Score the TF-IDF baseline with single words and with words plus word pairs. Set `f1_words` "
+              "and `f1_word_pairs` (test macro-F1).",
+        ("f1_words", "f1_word_pairs"), check_ngrams,
+        hints=("Only `ngram_range` changes: (1, 1) and (1, 2).",),
+        solution="scores = {}\n"
+                 "for ngrams in ((1, 1), (1, 2)):\n"
+                 "    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=ngrams),\n"
+                 "                          LogisticRegression(max_iter=2000))\n"
+                 '    model.fit(splits["train"]["text"], splits["train"]["label"])\n'
+                 '    scores[ngrams] = classification_metrics(y_test, model.predict(splits["test"]["text"]))["macro_f1"]\n'
+                 "f1_words, f1_word_pairs = scores[(1, 1)], scores[(1, 2)]"),
+    Question(
+        "q3", "Freeze the embeddings and the first 2 layers of a fresh classifier. Set `n_trainable` "
+              "(parameters that still train) and `n_total`.",
+        ("n_trainable", "n_total"), check_freeze,
+        hints=("`freeze_layers(model, 2)` does the freezing and returns a report.",
+               "Count with `sum(p.numel() for p in model.parameters() if p.requires_grad)`."),
+        solution="model = new_classifier(cfg.encoder, seed=0)\n"
+                 "freeze_layers(model, 2)\n"
+                 "n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)\n"
+                 "n_total = sum(p.numel() for p in model.parameters())"),
+    Question(
+        "q4", "How many token positions does the test split fill, in batches of 16 in its order, padded "
+              "to 128 and padded per batch? Set `tokens_padded_to_max` and `tokens_padded_per_batch`.",
+        ("tokens_padded_to_max", "tokens_padded_per_batch"), check_padding,
+        hints=("`encoded['test']['input_ids']` holds each text's ids, already truncated at 128.",
+               "A batch padded to its longest text fills len(batch) * max(lengths in it) positions."),
+        solution='lengths = [len(ids) for ids in encoded["test"]["input_ids"]]\n'
+                 "tokens_padded_to_max = 128 * len(lengths)\n"
+                 "tokens_padded_per_batch = sum(len(lengths[i:i + 16]) * max(lengths[i:i + 16])\n"
+                 "                              for i in range(0, len(lengths), 16))"),
+    Question(
+        "q5", "Fine-tune a fresh classifier with `fine_tune` and predict the test split. Set "
+              "`ft_predictions` (one label per test text) and `ft_macro_f1`.",
+        ("ft_predictions", "ft_macro_f1"), check_fine_tune,
+        hints=("`result = fine_tune(cfg, new_classifier(cfg.encoder, seed=0), tokenizer, encoded, "
+               "output_dir='trainer_output/ex02')`.",
+               "`result.trainer.predict(encoded['test']).predictions.argmax(-1)` gives the label ids."),
+        solution="result = fine_tune(cfg, new_classifier(cfg.encoder, seed=0), tokenizer, encoded,\n"
+                 '                   output_dir="trainer_output/ex02", seed=0)\n'
+                 'ft_predictions = result.trainer.predict(encoded["test"]).predictions.argmax(-1)\n'
+                 'ft_macro_f1 = classification_metrics(y_test, ft_predictions)["macro_f1"]'),
+])
+
+bind = QUESTIONS.bind

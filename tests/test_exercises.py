@@ -1,0 +1,788 @@
+"""Exercise sets and their generator.
+
+The exercises are generated from the solutions and in sync with them, their solution markers
+pair up and no solution line leaks into an exercise; every question of ex01 to ex05 and the
+challenges passes its right answer (computed here independently of the checker), fails plausible
+wrong answers with a message that says what is wrong, and reports an unset answer as unanswered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import colab, data
+from course_utils.exercises import load, to_jsonable
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetuning.ipynb",
+             "ex03": "03_evaluation.ipynb", "challenge1": "challenge1_classifier.ipynb",
+             "challenge2": "challenge2_freezing.ipynb", "ex04": "04_catastrophic_forgetting.ipynb",
+             "ex05": "05_instruction_finetuning.ipynb", "challenge3": "challenge3_instructions.ipynb"}
+LABELS = list(data.LABELS)
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("build_exercises", ROOT / "tools" / "build_exercises.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+# ------------------------------------------------------------------------------- the generator
+
+
+def test_exercises_are_in_sync_with_their_solutions(build, capsys):
+    assert build.main(["--check"]) == 0, capsys.readouterr()
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_both_notebooks_name_their_assignment(assignment):
+    for folder in ("solutions", "exercises"):
+        nb = read(ROOT / folder / NOTEBOOKS[assignment])
+        assert nb["metadata"]["course"] == {"assignment": assignment}
+        assert colab.problems(ROOT / folder / NOTEBOOKS[assignment], ROOT) == []
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_markers_pair_up_and_every_answer_is_left_open(build, assignment):
+    solution = read(ROOT / "solutions" / NOTEBOOKS[assignment])
+    exercise = read(ROOT / "exercises" / NOTEBOOKS[assignment])
+    assigned = []
+    for cell in solution["cells"]:
+        text = source(cell)
+        begins, ends = text.count(build.BEGIN), text.count(build.END)
+        assert begins == ends, text[:80]
+        if cell["cell_type"] == "code" and begins:
+            block = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, flags=re.S)
+            assigned += [name for b in block for name in build.assigned_names(b)]
+    exercise_code = "\n".join(source(c) for c in exercise["cells"] if c["cell_type"] == "code")
+    assert build.BEGIN not in exercise_code and build.END not in exercise_code
+    for variable in load(assignment).variables:
+        if variable == "data_source":  # challenge 1's data choice: given code, not an answer
+            continue
+        assert variable in assigned, f"{variable} is not computed in a solution block"
+        assert re.search(rf"^{variable} = None$", exercise_code, flags=re.M), variable
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_no_solution_line_leaks_into_the_exercise(assignment):
+    solution = read(ROOT / "solutions" / NOTEBOOKS[assignment])
+    exercise = read(ROOT / "exercises" / NOTEBOOKS[assignment])
+    inside, outside = set(), set()
+    for cell in solution["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = source(cell)
+        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, flags=re.S):
+            inside |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12}
+        outside |= {line.strip() for line in re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "", text,
+                                                     flags=re.S).splitlines()}
+    secret = inside - outside
+    assert secret, "a solution notebook without solution blocks?"
+    lines = {line.strip() for c in exercise["cells"] for line in source(c).splitlines()}
+    assert not secret & lines
+    answered = [source(c) for c in solution["cells"] if "solution" in c["metadata"].get("tags", [])]
+    for text in answered:
+        assert text not in [source(c) for c in exercise["cells"]]
+
+
+def test_strip_solutions_keeps_indentation_and_sets_only_answers(build):
+    code = ("setup = 1\n"
+            "for i in range(2):\n"
+            "    ### BEGIN SOLUTION\n"
+            "    helper = i\n"
+            "    answer, other = helper, 2\n"
+            "    ### END SOLUTION\n"
+            "print(answer)")
+    assert build.strip_solutions(code, ["answer"]) == (
+        "setup = 1\nfor i in range(2):\n    # YOUR CODE HERE\n    answer = None\nprint(answer)")
+
+
+@pytest.mark.parametrize("code, words", [
+    ("### BEGIN SOLUTION\nx = 1", "without ### END"),
+    ("x = 1\n### END SOLUTION", "without ### BEGIN"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "a second"),
+    ("x = 1  ### END SOLUTION", "stand alone"),
+])
+def test_unbalanced_markers_are_refused_with_the_place(build, code, words):
+    with pytest.raises(build.MarkerError, match=words) as caught:
+        build.strip_solutions(code, ["x"], where="solutions/demo.ipynb, cell 3")
+    assert "cell 3" in str(caught.value)
+
+
+def test_markdown_answers_and_the_badge_are_rewritten(build):
+    solution = {"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": colab.badge_markdown("solutions/x.ipynb") + "\n\n# X"},
+        {"cell_type": "markdown", "metadata": {"tags": ["solution"]}, "source": "Because the interval includes 0."},
+        {"cell_type": "code", "metadata": {}, "execution_count": 3, "outputs": [{"output_type": "stream"}],
+         "source": "### BEGIN SOLUTION\nn_unusable = 17\n### END SOLUTION\nq1.check()"},
+    ], "metadata": {"course": {"assignment": "ex01"}}, "nbformat": 4, "nbformat_minor": 5}
+    nb = build.exercise_notebook(solution, "solutions/x.ipynb", "exercises/x.ipynb")
+    assert colab.badge_markdown("exercises/x.ipynb") in source(nb["cells"][0])
+    assert source(nb["cells"][1]) == build.ANSWER_MARKDOWN and "tags" not in nb["cells"][1]["metadata"]
+    assert source(nb["cells"][2]) == "# YOUR CODE HERE\nn_unusable = None\nq1.check()"
+    assert nb["cells"][2]["outputs"] == [] and nb["cells"][2]["execution_count"] is None
+    del solution["metadata"]["course"]
+    with pytest.raises(ValueError, match="course.assignment"):
+        build.exercise_notebook(solution, "solutions/x.ipynb", "exercises/x.ipynb")
+
+
+# ------------------------------------------------------------------------------- reference answers
+
+
+def jsonable(values: dict) -> dict:
+    return {k: to_jsonable(v, name=k) for k, v in values.items()}
+
+
+def evaluate(assignment: str, question: str, values: dict, workdir="."):
+    return load(assignment).by_name[question].evaluate(jsonable(values), workdir)
+
+
+def assert_right(assignment, question, values, workdir="."):
+    outcome = evaluate(assignment, question, values, workdir)
+    expected = "correct" if load(assignment).by_name[question].auto else "review"
+    assert outcome.status == expected, outcome
+
+
+def assert_wrong(assignment, question, values, *words, workdir="."):
+    outcome = evaluate(assignment, question, values, workdir)
+    assert outcome.status == "incorrect", outcome
+    for word in words:
+        assert word in outcome.feedback, outcome
+
+
+@pytest.fixture(scope="module")
+def frames():
+    clean, raw = data.load_domain_frame(), data.load_raw_domain_frame()
+    test = clean[clean["split"] == "test"].sort_values("id").reset_index(drop=True)
+    smoke_train = data.load_domain_splits(max_train=160, max_eval=60)["train"]
+    return {"clean": clean, "raw": raw, "test": test,
+            "smoke_texts": list(smoke_train["text"]), "smoke_labels": [LABELS[i] for i in smoke_train["label"]]}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from course_utils import models
+
+    return AutoTokenizer.from_pretrained(models.TINY_ENCODER)
+
+
+@pytest.fixture(scope="module")
+def predicted(frames):
+    """Test predictions that are right except on 30 texts spread over the classes."""
+    test = frames["test"]
+    rng = np.random.default_rng(0)
+    wrong = set(rng.choice(test["id"], size=30, replace=False))
+    return {i: (LABELS[(LABELS.index(t) + 1) % 3] if i in wrong else t) for i, t in zip(test["id"], test["label"])}
+
+
+def tfidf_f1(train_texts, train_labels, test, **settings):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+
+    ngram_range = settings.pop("ngram_range", (1, 1))
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=ngram_range),
+                          LogisticRegression(max_iter=2000, **settings))
+    model.fit(train_texts, train_labels)
+    pred = model.predict(test["text"])
+    return f1_score(test["label"], pred, average="macro"), (pred == test["label"]).mean(), pred
+
+
+# ------------------------------------------------------------------------------- every question
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_unset_answers_are_unanswered_and_help_prints(assignment, capsys):
+    qs = load(assignment)
+    assert 3 <= len(qs.questions) <= 6
+    for question in qs.questions:
+        outcome = question.evaluate({v: None for v in question.variables})
+        assert outcome.status == "unanswered" and outcome.points == 0, outcome
+    namespace: dict = {}
+    qs.bind(namespace)
+    for question in qs.questions:
+        namespace[question.name].hint()
+        namespace[question.name].solution()
+        out = capsys.readouterr().out
+        assert "Hint" in out and f"Solution to {question.name}" in out
+
+
+def test_ex01(frames, tokenizer):
+    from course_utils.audit import is_missing, normalize_text
+
+    raw, clean, test = frames["raw"], frames["clean"], frames["test"]
+    unusable = raw["text"].map(lambda t: is_missing(t) or not str(t).strip()) | raw["label"].map(is_missing)
+    assert_right("ex01", "q1", {"n_unusable": int(unusable.sum())})
+    assert_wrong("ex01", "q1", {"n_unusable": int(raw["text"].map(is_missing).sum())}, "missing texts only")
+    assert_wrong("ex01", "q1", {"n_unusable": "17"}, "should be a number")
+    assert_wrong("ex01", "q1", {"n_unusable": 40}, "too many")
+
+    train_texts = clean.loc[clean["split"] == "train", "text"]
+    lengths = train_texts.map(lambda t: len(tokenizer(t)["input_ids"]))
+    right = {"longest_tokens": int(lengths.max()), "n_cut_at_64": int((lengths > 64).sum())}
+    assert_right("ex01", "q2", right)
+    assert_wrong("ex01", "q2", {**right, "longest_tokens": right["longest_tokens"] - 2}, "[CLS]")
+    assert_wrong("ex01", "q2", {**right, "longest_tokens": int(train_texts.str.split().map(len).max())}, "words")
+    assert_wrong("ex01", "q2", {**right, "n_cut_at_64": right["n_cut_at_64"] + 5}, "longer than 64")
+
+    usable = raw[~unusable].sort_values("id")
+    dropped = sorted(usable.loc[usable["text"].map(normalize_text).duplicated(), "id"])
+    exact = sorted(usable.loc[usable["text"].duplicated(), "id"])
+    last_kept = sorted(usable.loc[usable["text"].map(normalize_text).duplicated(keep="last"), "id"])
+    assert_right("ex01", "q3", {"dropped_ids": dropped})
+    assert_wrong("ex01", "q3", {"dropped_ids": exact}, "exact copies only")
+    assert_wrong("ex01", "q3", {"dropped_ids": last_kept}, "lowest id")
+    assert_wrong("ex01", "q3", {"dropped_ids": list(range(len(dropped)))}, "ids")
+    assert_wrong("ex01", "q3", {"dropped_ids": dropped[1:]}, "missing", dropped[0])
+
+    usable = raw[~unusable]
+    keys = set(usable.loc[usable["split"] == "train", "text"].map(normalize_text))
+    validation = usable.loc[usable["split"] == "validation", "text"]
+    assert_right("ex01", "q4", {"n_validation_leaked": int(validation.map(normalize_text).isin(keys).sum())})
+    exact_leaks = int(validation.isin(set(usable.loc[usable["split"] == "train", "text"])).sum())
+    assert_wrong("ex01", "q4", {"n_validation_leaked": exact_leaks}, "exact copies only")
+
+    train = clean[clean["split"] == "train"]
+    plain, plain_accuracy, _ = tfidf_f1(train["text"], train["label"], test)
+    balanced, _, _ = tfidf_f1(train["text"], train["label"], test, class_weight="balanced")
+    assert_right("ex01", "q5", {"f1_plain": plain, "f1_balanced": balanced})
+    assert_wrong("ex01", "q5", {"f1_plain": balanced, "f1_balanced": plain}, "swapped")
+    assert_wrong("ex01", "q5", {"f1_plain": plain_accuracy, "f1_balanced": balanced}, "accuracy")
+    assert_wrong("ex01", "q5", {"f1_plain": plain * 100, "f1_balanced": balanced}, "percentage")
+
+
+def test_ex02(frames, tokenizer, predicted):
+    from sklearn.metrics import f1_score
+
+    from course_utils.classifier import new_classifier
+    from course_utils.models import TINY_ENCODER
+    from course_utils.training import freeze_layers
+
+    test = frames["test"]
+    share = (test["label"] == "medical").mean()
+    macro = f1_score(test["label"], ["medical"] * len(test), average="macro")
+    assert_right("ex02", "q1", {"majority_accuracy": share, "majority_macro_f1": macro})
+    finance = (test["label"] == "finance").mean()
+    assert_wrong("ex02", "q1", {"majority_accuracy": finance, "majority_macro_f1": macro}, "'finance'")
+    weighted = f1_score(test["label"], ["medical"] * len(test), average="weighted")
+    assert_wrong("ex02", "q1", {"majority_accuracy": share, "majority_macro_f1": weighted}, "weighted F1")
+
+    words, _, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test)
+    pairs, _, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
+    assert_right("ex02", "q2", {"f1_words": words, "f1_word_pairs": pairs})
+    assert_wrong("ex02", "q2", {"f1_words": pairs, "f1_word_pairs": words}, "swapped")
+    assert_wrong("ex02", "q2", {"f1_words": 0.5, "f1_word_pairs": 0.5}, "we get")
+
+    model = new_classifier(TINY_ENCODER)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = freeze_layers(model, 2).trainable
+    no_embeddings = freeze_layers(model, 2, embeddings=False).trainable
+    assert_right("ex02", "q3", {"n_trainable": trainable, "n_total": total})
+    assert_wrong("ex02", "q3", {"n_trainable": total, "n_total": total}, "nothing is frozen")
+    assert_wrong("ex02", "q3", {"n_trainable": total - trainable, "n_total": total}, "frozen parameters")
+    assert_wrong("ex02", "q3", {"n_trainable": no_embeddings, "n_total": total}, "embeddings")
+    assert_wrong("ex02", "q3", {"n_trainable": 10, "n_total": 12345}, "not the size of a course classifier")
+
+    lengths = [len(ids) for ids in tokenizer(list(test["text"]), truncation=True, max_length=128)["input_ids"]]
+    per_batch = sum(len(lengths[i:i + 16]) * max(lengths[i:i + 16]) for i in range(0, len(lengths), 16))
+    assert_right("ex02", "q4", {"tokens_padded_to_max": 128 * len(lengths), "tokens_padded_per_batch": per_batch})
+    assert_wrong("ex02", "q4", {"tokens_padded_to_max": 128 * len(lengths),
+                                "tokens_padded_per_batch": sum(lengths)}, "real tokens")
+    assert_wrong("ex02", "q4", {"tokens_padded_to_max": sum(lengths), "tokens_padded_per_batch": per_batch}, "128")
+
+    ids = [LABELS.index(predicted[i]) for i in test["id"]]  # label ids in the split's order, as argmax gives
+    macro = f1_score(test["label"], [predicted[i] for i in test["id"]], average="macro")
+    assert_right("ex02", "q5", {"ft_predictions": np.array(ids), "ft_macro_f1": np.float32(macro)})
+    assert_wrong("ex02", "q5", {"ft_predictions": ids, "ft_macro_f1": macro + 0.05}, "your predictions score")
+    assert_wrong("ex02", "q5", {"ft_predictions": [0] * len(ids), "ft_macro_f1":
+                                f1_score(test["label"], ["medical"] * len(test), average="macro")}, "learned nothing")
+    assert_wrong("ex02", "q5", {"ft_predictions": ids[:10], "ft_macro_f1": macro}, "has 10 predictions")
+
+
+def test_ex03(frames, predicted):
+    from sklearn.metrics import confusion_matrix
+
+    from course_utils.evaluation import expected_calibration_error
+
+    test = frames["test"]
+    wrong = [i for i, t in zip(test["id"], test["label"]) if predicted[i] != t]
+    assert_right("ex03", "q1", {"predicted_labels": predicted, "wrong_ids": wrong})
+    right = [i for i in test["id"] if i not in wrong]
+    assert_wrong("ex03", "q1", {"predicted_labels": predicted, "wrong_ids": right}, "got right")
+    assert_wrong("ex03", "q1", {"predicted_labels": predicted, "wrong_ids": wrong[1:]}, "missing", wrong[0])
+    constant = {i: "medical" for i in test["id"]}
+    assert_wrong("ex03", "q1", {"predicted_labels": constant, "wrong_ids": wrong}, "no better than")
+    assert_wrong("ex03", "q1", {"predicted_labels": {**predicted, test["id"][0]: "sports"}, "wrong_ids": wrong},
+                 "'sports'")
+
+    true, pred = test["label"], [predicted[i] for i in test["id"]]
+    counts = confusion_matrix(true, pred, labels=LABELS)
+    confusion = pd.DataFrame(counts, index=LABELS, columns=LABELS)
+    accuracy = np.trace(counts) / counts.sum()
+    assert_right("ex03", "q2", {"confusion": confusion, "accuracy": accuracy})
+    assert_right("ex03", "q2", {"confusion": counts, "accuracy": accuracy})  # a plain array is fine too
+    unbalanced = counts.copy()
+    unbalanced[0, 1] += 3
+    unbalanced[1, 0] -= 3  # rows no longer add up to the class counts, the total still does
+    assert_wrong("ex03", "q2", {"confusion": confusion.T, "accuracy": accuracy}, "swapped")
+    assert_wrong("ex03", "q2", {"confusion": unbalanced, "accuracy": accuracy}, "class counts")
+    assert_wrong("ex03", "q2", {"confusion": counts / counts.sum(axis=1, keepdims=True), "accuracy": accuracy},
+                 "add up")
+    assert_wrong("ex03", "q2", {"confusion": counts, "accuracy": accuracy - 0.1}, "diagonal")
+    assert_wrong("ex03", "q2", {"confusion": counts[:2], "accuracy": accuracy}, "3 x 3")
+
+    recall = np.diag(counts) / counts.sum(axis=1)
+    precision = np.diag(counts) / counts.sum(axis=0)
+    weakest = int(np.argmin(recall))
+    assert_right("ex03", "q3", {"confusion": confusion, "weakest_class": LABELS[weakest],
+                                "weakest_recall": recall[weakest]})
+    strongest = LABELS[int(np.argmax(recall))]
+    assert_wrong("ex03", "q3", {"confusion": confusion, "weakest_class": strongest,
+                                "weakest_recall": recall.max()}, "lowest")
+    assert precision[weakest] != recall[weakest]
+    assert_wrong("ex03", "q3", {"confusion": confusion, "weakest_class": LABELS[weakest],
+                                "weakest_recall": precision[weakest]}, "precision")
+
+    correct = np.array(pred) == true.to_numpy()
+    hard = test["hard"].to_numpy(dtype=bool)
+    assert_right("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[hard].mean(),
+                                "acc_other": correct[~hard].mean()})
+    assert_wrong("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[~hard].mean(),
+                                "acc_other": correct[hard].mean()}, "swapped")
+    assert_wrong("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[hard].mean(),
+                                "acc_other": correct.mean()}, "whole test split")
+
+    rng = np.random.default_rng(1)
+    conf = np.where(correct, rng.uniform(0.5, 1.0, len(test)), rng.uniform(0.34, 0.9, len(test)))
+    confidence = dict(zip(test["id"], conf))
+    ece = expected_calibration_error(conf, correct, n_bins=10)
+    assert abs(ece - expected_calibration_error(conf, correct, n_bins=5)) > 1e-3
+    assert_right("ex03", "q5", {"predicted_labels": predicted, "confidence": confidence, "ece": ece})
+    assert_wrong("ex03", "q5", {"predicted_labels": predicted, "confidence": confidence,
+                                "ece": expected_calibration_error(conf, correct, n_bins=5)}, "5 bins")
+    low = {**confidence, test["id"][0]: 0.1}
+    assert_wrong("ex03", "q5", {"predicted_labels": predicted, "confidence": low, "ece": ece}, "below 1/3")
+
+    _, _, baseline_pred = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
+    baseline_wrong = sorted(test.loc[baseline_pred != test["label"], "id"])
+    shared = sorted(set(wrong) & set(baseline_wrong))
+    values = {"predicted_labels": predicted, "baseline_wrong_ids": baseline_wrong, "shared_wrong_ids": shared}
+    assert_right("ex03", "q6", values)
+    assert_wrong("ex03", "q6", {**values, "shared_wrong_ids": sorted(set(wrong) | set(baseline_wrong))},
+                 "either model")
+    assert_wrong("ex03", "q6", {**values, "baseline_wrong_ids": baseline_wrong[:-1]}, "the lesson's baseline")
+
+
+def report_dict(test, pred):
+    from sklearn.metrics import classification_report
+
+    return classification_report(test["label"], pred, labels=LABELS, output_dict=True, zero_division=0)
+
+
+def test_challenge1(frames, predicted, tmp_path):
+    from course_utils.exercises.challenge1 import read_labelled_csv
+
+    history = []
+    for epoch in (1.0, 2.0, 3.0):
+        history += [{"loss": 1.0 / epoch, "epoch": epoch}, {"eval_loss": 0.9, "eval_macro_f1": 0.4 + epoch / 10,
+                                                            "epoch": epoch}]
+    assert_right("challenge1", "q1", {"history": history})
+    assert_wrong("challenge1", "q1", {"history": history[:4]}, "epochs [1, 2]", "3 epochs")
+    assert_wrong("challenge1", "q1", {"history": [e for e in history if "loss" in e]}, "no validation scores")
+    assert_wrong("challenge1", "q1", {"history": "done"}, "log history")
+
+    test = frames["test"]
+    pred = [predicted[i] for i in test["id"]]
+    report = report_dict(test, pred)
+    bundled = {"data_source": "bundled"}
+    assert_right("challenge1", "q2", {"report": report, **bundled})
+    table = pd.DataFrame(report).T
+    assert_wrong("challenge1", "q2", {"report": table, **bundled}, "row names")
+    from sklearn.metrics import classification_report
+
+    by_id = classification_report([LABELS.index(t) for t in test["label"]], [LABELS.index(p) for p in pred],
+                                  output_dict=True)
+    assert_wrong("challenge1", "q2", {"report": by_id, **bundled}, "label names")
+    assert_wrong("challenge1", "q2", {"report": report_dict(test.head(100), pred[:100]), **bundled}, "support")
+    assert_wrong("challenge1", "q2", {"report": report_dict(test, ["medical"] * len(test)), **bundled},
+                 "learned nothing")
+    assert_wrong("challenge1", "q2", {"report": report, "data_source": "mine.csv"}, "not found next to the notebook")
+    assert_wrong("challenge1", "q2", {"report": report, "data_source": "../../etc/passwd"}, "not found")
+
+    baseline, baseline_accuracy, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
+    assert_right("challenge1", "q3", {"baseline_macro_f1": baseline, **bundled})
+    assert_wrong("challenge1", "q3", {"baseline_macro_f1": 0.5, **bundled}, "gives")
+
+    tuned = report["macro avg"]["f1-score"]
+    comparison = pd.DataFrame([
+        {"method": "fine-tuned", "macro_f1": tuned, "accuracy": report["accuracy"]},
+        {"method": "baseline", "macro_f1": baseline, "accuracy": baseline_accuracy}])
+    values = {"report": report, "baseline_macro_f1": baseline, "comparison": comparison, "f1_gain": tuned - baseline}
+    assert_right("challenge1", "q4", values)
+    assert_wrong("challenge1", "q4", {**values, "f1_gain": baseline - tuned}, "wrong sign")
+    assert_wrong("challenge1", "q4", {**values, "comparison": pd.concat([comparison, comparison])}, "two")
+    assert_wrong("challenge1", "q4", {**values, "comparison": comparison.assign(
+        macro_f1=[tuned, baseline + 0.1])}, "baseline's row")
+
+    assert_right("challenge1", "q5", {"conclusion": "I would deploy the baseline " * 6})
+    assert_wrong("challenge1", "q5", {"conclusion": "The baseline."}, "at least 25")
+
+    # A learner's own CSV, next to the notebook: the checks recompute from it.
+    rows = frames["clean"].groupby("label").head(30)
+    rows.assign(label=rows["label"].map({"medical": "health", "finance": "money", "legal": "law"}))[
+        ["text", "label"]].to_csv(tmp_path / "mine.csv", index=False)
+    frame = read_labelled_csv(tmp_path / "mine.csv")
+    csv_test = frame[frame["split"] == "test"]
+    names = sorted(frame["label"].unique())
+    csv_pred = [names[(names.index(t) + (i % 4 == 0)) % 3] for i, t in enumerate(csv_test["label"])]
+    csv_report = classification_report(csv_test["label"], csv_pred, labels=names, output_dict=True, zero_division=0)
+    assert_right("challenge1", "q2", {"report": csv_report, "data_source": "mine.csv"}, workdir=tmp_path)
+    assert_wrong("challenge1", "q2", {"report": report, "data_source": "mine.csv"}, "lacks", workdir=tmp_path)
+    train = frame[frame["split"] == "train"]
+    csv_baseline, _, _ = tfidf_f1(train["text"], train["label"], csv_test.reset_index(drop=True), ngram_range=(1, 2))
+    assert_right("challenge1", "q3", {"baseline_macro_f1": csv_baseline, "data_source": "mine.csv"}, workdir=tmp_path)
+
+
+def test_read_labelled_csv_keeps_a_split_column_and_refuses_bad_files(tmp_path):
+    from course_utils.exercises.challenge1 import read_labelled_csv
+
+    rows = pd.DataFrame({"text": [f"text number {i}" for i in range(60)], "label": ["a", "b"] * 30,
+                         "split": ["train"] * 40 + ["test"] * 20})
+    rows.to_csv(tmp_path / "split.csv", index=False)
+    frame = read_labelled_csv(tmp_path / "split.csv")
+    assert frame["split"].value_counts().to_dict() == {"train": 36, "test": 20, "validation": 4}
+    rows.rename(columns={"text": "sentence"}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="no column"):
+        read_labelled_csv(tmp_path / "bad.csv")
+    rows.assign(label=["a"] * 59 + ["rare"]).to_csv(tmp_path / "rare.csv", index=False)
+    with pytest.raises(ValueError, match="fewer than 10"):
+        read_labelled_csv(tmp_path / "rare.csv")
+
+
+def test_challenge2(frames, predicted):
+    from sklearn.metrics import f1_score
+
+    from course_utils.classifier import new_classifier
+    from course_utils.evaluation import difference_interval
+    from course_utils.models import TINY_ENCODER
+    from course_utils.training import freeze_layers
+
+    model = new_classifier(TINY_ENCODER)
+    n_layers = model.config.num_hidden_layers
+    total = sum(p.numel() for p in model.parameters())
+    frozen = freeze_layers(model, 4).trainable
+    right = {"n_layers": n_layers, "n_frozen": 4, "trainable_full": total, "trainable_frozen": frozen}
+    assert_right("challenge2", "q1", right)
+    assert_wrong("challenge2", "q1", {**right, "n_frozen": n_layers}, "first 4 layers")
+    assert_wrong("challenge2", "q1", {**right, "n_layers": 12}, "transformer layers")
+    assert_wrong("challenge2", "q1", {**right, "trainable_frozen": total - frozen}, "frozen parameters")
+    assert_wrong("challenge2", "q1", {**right, "trainable_frozen": freeze_layers(model, 4, embeddings=False).trainable},
+                 "embeddings")
+
+    test = frames["test"]
+    full = [LABELS.index(predicted[i]) for i in test["id"]]
+    other = [0 if k % 5 == 0 else label for k, label in enumerate(full)]
+    f1 = {name: f1_score([LABELS.index(t) for t in test["label"]], p, average="macro")
+          for name, p in (("full", full), ("frozen", other))}
+    results = pd.DataFrame([{"setup": "full", "macro_f1": f1["full"], "seconds": 20.0},
+                            {"setup": "frozen", "macro_f1": f1["frozen"], "seconds": 16.0}])
+    values = {"predictions_full": full, "predictions_frozen": other, "results": results}
+    assert_right("challenge2", "q2", values)
+    assert_wrong("challenge2", "q2", {**values, "results": results.assign(macro_f1=[f1["frozen"], f1["full"]])},
+                 "score")
+    assert_wrong("challenge2", "q2", {**values, "results": results.assign(setup=["all", "some"])}, "named")
+    assert_wrong("challenge2", "q2", {**values, "predictions_full": [0] * len(full), "results": results.assign(
+        macro_f1=[f1_score(test["label"], ["medical"] * len(test), average="macro"), f1["frozen"]])},
+        "learned nothing")
+
+    y = [LABELS.index(t) for t in test["label"]]
+    diff = difference_interval(y, [other], [full])
+    values = {"predictions_full": full, "predictions_frozen": other, "f1_difference": diff.estimate,
+              "f1_difference_ci": [diff.low, diff.high]}
+    assert_right("challenge2", "q3", values)
+    assert_wrong("challenge2", "q3", {**values, "f1_difference": -diff.estimate}, "wrong sign")
+    assert_wrong("challenge2", "q3", {**values, "f1_difference_ci": [diff.high, diff.low]}, "[low, high]")
+    assert_wrong("challenge2", "q3", {**values, "f1_difference_ci": 0.05}, "[low, high]")
+
+    assert_right("challenge2", "q4", {"results": results, "speedup": 20.0 / 16.0})
+    assert_wrong("challenge2", "q4", {"results": results, "speedup": 16.0 / 20.0}, "upside down")
+
+    text = ("With 160 training examples the frozen model scored a slightly lower macro-F1 than full fine-tuning, "
+            "but the interval includes zero; it trained a little faster, so with so little data I would freeze "
+            "and save the time.")
+    assert_right("challenge2", "q5", {"recommendation": text})
+    assert_wrong("challenge2", "q5", {"recommendation": text.replace("faster", "better").replace("time", "effort")},
+                 "training time")
+    assert_wrong("challenge2", "q5", {"recommendation": "Freeze."}, "at least 30")
+
+
+# ------------------------------------------------------------------------------- ex04, ex05, challenge 3
+
+
+@pytest.fixture(scope="module")
+def gpt2_tokenizer():
+    from transformers import AutoTokenizer
+
+    from course_utils import models
+
+    tokenizer = AutoTokenizer.from_pretrained(models.TINY_GPT2)
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def fresh_gpt2():
+    from transformers import AutoModelForCausalLM
+
+    from course_utils import models
+
+    return AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+
+
+def test_ex04(frames, tiny_gpt2):
+    import math
+
+    import torch
+
+    from course_utils import corpus
+    from course_utils.forgetting import WeightAnchor, perplexity, replay_mix
+    from course_utils.training import freeze_layers
+
+    model, tokenizer = tiny_gpt2
+    general = perplexity(model, tokenizer, corpus.general_text("heldout"))
+    domain = perplexity(model, tokenizer, list(frames["test"]["text"]))
+    right = {"ppl_general_before": general, "ppl_domain_before": domain}
+    assert_right("ex04", "q1", right)
+    assert_wrong("ex04", "q1", {"ppl_general_before": domain, "ppl_domain_before": general}, "swapped")
+    assert_wrong("ex04", "q1", {**right, "ppl_general_before": math.log(general)}, "exp(loss)")
+    assert_wrong("ex04", "q1", {**right, "ppl_domain_before": domain * 0.8}, "Measure a fresh model")
+    assert_wrong("ex04", "q1", {**right, "ppl_domain_before": "250"}, "should be a number")
+
+    after = {"ppl_general_before": 100.0, "ppl_domain_before": 250.0, "ppl_general_after": 120.0,
+             "ppl_domain_after": 215.0, "forgotten": 20.0, "learned": 35.0}
+    assert_right("ex04", "q2", after)
+    assert_wrong("ex04", "q2", {**after, "learned": -35.0}, "wrong sign")
+    assert_wrong("ex04", "q2", {**after, "forgotten": 12.0}, "by your perplexities")
+    assert_wrong("ex04", "q2", {**after, "ppl_general_after": 100.0, "ppl_domain_after": 250.0,
+                                "forgotten": 0.0, "learned": 0.0}, "exactly those before")
+    assert_wrong("ex04", "q2", {**after, "ppl_domain_after": 260.0, "learned": -10.0}, "did not fall")
+
+    fresh = fresh_gpt2()
+    total = sum(p.numel() for p in fresh.parameters())
+    half = fresh.config.n_layer // 2
+    last = freeze_layers(fresh, half, embeddings=False, which="last").trainable
+    with_embeddings = freeze_layers(fresh, half, which="last").trainable
+    blocks = list(range(fresh.config.n_layer - half, fresh.config.n_layer))
+    right = {"frozen_blocks": blocks, "n_trainable_last": last, "n_total_lm": total}
+    assert_right("ex04", "q3", right)
+    assert_wrong("ex04", "q3", {**right, "frozen_blocks": list(range(half))}, "first")
+    assert_wrong("ex04", "q3", {**right, "n_trainable_last": with_embeddings}, "tied")
+    assert_wrong("ex04", "q3", {**right, "n_trainable_last": total - last}, "frozen parameters")
+    assert_wrong("ex04", "q3", {**right, "n_total_lm": 12345}, "not the size of a course language model")
+
+    domain_train = frames["smoke_texts"]
+    mixed = replay_mix(domain_train, corpus.general_text("train"), 0.25)
+    n = len(mixed) - len(domain_train)
+    assert_right("ex04", "q4", {"n_replayed": n, "replay_share": n / len(mixed)})
+    assert_wrong("ex04", "q4", {"n_replayed": round(0.25 * len(domain_train)), "replay_share": 0.2},
+                 "of the *mix*")
+    assert_wrong("ex04", "q4", {"n_replayed": n, "replay_share": 0.25}, "need not be exactly")
+    assert_wrong("ex04", "q4", {"n_replayed": 10, "replay_share": 0.05}, "len(mixed) - len(domain_train)")
+
+    fresh = fresh_gpt2()
+    anchor = WeightAnchor(fresh, 0.1)
+    with torch.no_grad():
+        for p in fresh.transformer.h[-1].parameters():
+            p += 0.01
+    penalty = anchor.penalty(fresh).item()
+    block = fresh.transformer.h[-1]
+    assert_right("ex04", "q5", {"anchor_penalty": penalty})
+    assert_wrong("ex04", "q5", {"anchor_penalty": penalty / 0.1}, "strength")
+    assert_wrong("ex04", "q5", {"anchor_penalty": 0.1 * math.sqrt(penalty / 0.1)}, "square root")
+    decay = 0.1 * sum(float((p.detach().double() ** 2).sum()) for p in block.parameters())
+    assert_wrong("ex04", "q5", {"anchor_penalty": decay}, "weight decay")
+    assert_wrong("ex04", "q5", {"anchor_penalty": 0.1 * total * 1e-4}, "every parameter")
+    assert_wrong("ex04", "q5", {"anchor_penalty": 7.0}, "gives")
+
+
+def test_ex05(gpt2_tokenizer):
+    from course_utils.instruct import IGNORE_INDEX, encode_records, exact_match, format_prompt
+
+    tokenizer = gpt2_tokenizer
+    records = data.load_instructions().set_index("id")
+    a, b = records.loc["note_type-002"], records.loc["definition-001"]
+    right = {"prompt_with_input": format_prompt(a["instruction"], a["input"]),
+             "prompt_without_input": format_prompt(b["instruction"])}
+    assert_right("ex05", "q1", right)
+    assert_wrong("ex05", "q1", {**right, "prompt_with_input": right["prompt_with_input"].replace("\n\n", "\n")},
+                 "blank line")
+    assert_wrong("ex05", "q1", {**right, "prompt_with_input": right["prompt_with_input"].rstrip("\n")},
+                 "newline right after")
+    assert_wrong("ex05", "q1", {**right, "prompt_with_input": right["prompt_with_input"] + a["output"]},
+                 "contains the response")
+    assert_wrong("ex05", "q1", {**right, "prompt_without_input": format_prompt(b["instruction"], "x").replace(
+        "x\n", "\n")}, "no input")
+    assert_wrong("ex05", "q1", {**right, "prompt_with_input": right["prompt_with_input"].replace(
+        "### Response:\n", "")}, "'### Response:'")
+
+    row = records.loc["definition-002"]
+    prompt = tokenizer(format_prompt(row["instruction"], row["input"]), add_special_tokens=False)["input_ids"]
+    response = tokenizer(row["output"], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    labels = [IGNORE_INDEX] * len(prompt) + response + [eos]
+    assert_right("ex05", "q2", {"example_labels": labels, "n_trained": len(response) + 1})
+    assert_wrong("ex05", "q2", {"example_labels": prompt + response + [eos], "n_trained": len(labels)}, "not masked")
+    assert_wrong("ex05", "q2", {"example_labels": labels[:-1], "n_trained": len(response)}, "EOS is missing")
+    assert_wrong("ex05", "q2", {"example_labels": [IGNORE_INDEX] * (len(labels) - 1) + [eos], "n_trained": 1},
+                 "the response tokens are masked too: labels should be -100 only on the prompt")
+    assert_wrong("ex05", "q2", {"example_labels": labels + [IGNORE_INDEX] * 3, "n_trained": len(response) + 1},
+                 "padding")
+    assert_wrong("ex05", "q2", {"example_labels": labels, "n_trained": len(response)}, "EOS")
+    assert_wrong("ex05", "q2", {"example_labels": {"labels": labels}, "n_trained": 3}, "example['labels']")
+
+    train = data.load_instructions().query("split == 'train'")
+    dropped = len(encode_records(train, tokenizer, 128).dropped)
+    prompts = [len(tokenizer(format_prompt(r.instruction, r.input), add_special_tokens=False)["input_ids"])
+               for r in train.itertuples()]
+    responses = [len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in train["output"]]
+    no_eos = sum(p + r > 128 for p, r in zip(prompts, responses))
+    prompt_only = sum(p > 128 for p in prompts)
+    assert len({dropped, no_eos, prompt_only, len(train) - dropped}) == 4
+    assert_right("ex05", "q3", {"n_dropped": dropped})
+    assert_wrong("ex05", "q3", {"n_dropped": len(train) - dropped}, "kept")
+    assert_wrong("ex05", "q3", {"n_dropped": no_eos}, "EOS token counts too")
+    assert_wrong("ex05", "q3", {"n_dropped": prompt_only}, "prompts longer")
+    assert_wrong("ex05", "q3", {"n_dropped": 3}, "len(encoded.dropped)")
+
+    held = data.load_instructions().query("split == 'heldout' and task == 'note_type'")
+    references = list(held["output"])
+    answers = [f"{label.capitalize()}. The note" if k % 3 else "symptom" for k, label in enumerate(references)]
+    rate = float(np.mean(exact_match(answers, references)))
+    strict = float(np.mean([x == y for x, y in zip(answers, references)]))
+    shares = held["output"].value_counts(normalize=True)
+    right = {"untuned_answers": answers, "untuned_exact_match": np.float64(rate), "majority_rate": shares.max()}
+    assert rate != strict
+    assert_right("ex05", "q4", right)
+    assert_wrong("ex05", "q4", {**right, "untuned_exact_match": strict}, "character by character")
+    assert_wrong("ex05", "q4", {**right, "untuned_exact_match": rate * 100}, "percentage")
+    assert_wrong("ex05", "q4", {**right, "majority_rate": shares.min()}, "another label")
+    assert_wrong("ex05", "q4", {**right, "untuned_answers": answers[:5]}, "held-out")
+
+    reason = "The model writes after the last position of its input, so pads must not sit between prompt and answer."
+    assert_right("ex05", "q5", {"generation_padding_side": "left", "padding_reason": reason})
+    assert_right("ex05", "q5", {"generation_padding_side": " Left ", "padding_reason": reason})
+    assert_wrong("ex05", "q5", {"generation_padding_side": "right", "padding_reason": reason}, "other side")
+    assert_wrong("ex05", "q5", {"generation_padding_side": "left", "padding_reason": "Because it is what the "
+                                "course and the documentation say to do."}, "should say why")
+    assert_wrong("ex05", "q5", {"generation_padding_side": "left", "padding_reason": "left"}, "at least 8")
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_challenge3(tmp_path, gpt2_tokenizer):
+    from course_utils.exercises.challenge3 import DATASET_FILE
+    from course_utils.instruct import IGNORE_INDEX, encode_records, format_prompt
+
+    tokenizer = gpt2_tokenizer
+    rows = [{"instruction": "Write the number in words.", "input": str(i), "output": f"number {i} in words"}
+            for i in range(1, 56)]
+    write_jsonl(tmp_path / DATASET_FILE, rows)
+    ok = {"n_examples": 55, "task_description": "Write a number given in digits in words."}
+
+    def wrong_file(bad_rows, *words, text=None):
+        folder = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        if text is not None:
+            (folder / DATASET_FILE).write_text(text)
+        else:
+            write_jsonl(folder / DATASET_FILE, bad_rows)
+        assert_wrong("challenge3", "q1", {**ok, "n_examples": len(bad_rows)}, *words, workdir=folder)
+
+    assert_right("challenge3", "q1", ok, workdir=tmp_path)
+    assert_wrong("challenge3", "q1", {**ok, "n_examples": 60}, "holds 55", workdir=tmp_path)
+    assert_wrong("challenge3", "q1", ok, "not found", workdir=tmp_path / "missing")
+    wrong_file(rows[:30], "at least 50")
+    wrong_file(rows[:30] * 2, "different prompts")
+    bundled = data.load_instructions().iloc[0]
+    wrong_file(rows + [{"instruction": bundled["instruction"], "input": bundled["input"], "output": "x"}], "bundled")
+    wrong_file([{k: v for k, v in r.items() if k != "input"} for r in rows], "lacks ['input']")
+    wrong_file([{**r, "output": "same"} for r in rows], "same output")
+    wrong_file(rows, "not JSON", text="instruction,input,output\n")
+    wrong_file([{**r, "output": 3} for r in rows], "should be text")
+
+    tests = [{"instruction": "Write the number in words.", "input": str(i)} for i in range(100, 110)]
+    assert_right("challenge3", "q2", {"test_prompts": tests}, workdir=tmp_path)
+    assert_right("challenge3", "q2", {"test_prompts": pd.DataFrame(tests)}, workdir=tmp_path)
+    assert_wrong("challenge3", "q2", {"test_prompts": tests[:9] + [{"instruction": "write the number in words",
+                                                                   "input": "7"}]}, "also in", workdir=tmp_path)
+    assert_wrong("challenge3", "q2", {"test_prompts": tests[:9]}, "asks for 10", workdir=tmp_path)
+    assert_wrong("challenge3", "q2", {"test_prompts": tests[:9] + tests[:1]}, "repeat", workdir=tmp_path)
+    assert_wrong("challenge3", "q2", {"test_prompts": [t["input"] for t in tests]}, "list of records",
+                 workdir=tmp_path)
+
+    prompt = tokenizer(format_prompt(rows[0]["instruction"], rows[0]["input"]), add_special_tokens=False)["input_ids"]
+    response = tokenizer(rows[0]["output"], add_special_tokens=False)["input_ids"]
+    labels = [IGNORE_INDEX] * len(prompt) + response + [tokenizer.eos_token_id]
+    dropped = len(encode_records(rows, tokenizer, 64).dropped)
+    right = {"max_length": 64, "n_dropped": dropped, "first_labels": labels}
+    assert_right("challenge3", "q3", right, workdir=tmp_path)
+    assert_wrong("challenge3", "q3", {**right, "first_labels": prompt + response + [tokenizer.eos_token_id]},
+                 "not masked", workdir=tmp_path)
+    assert_wrong("challenge3", "q3", {**right, "n_dropped": dropped + 2}, "drops", workdir=tmp_path)
+    assert_wrong("challenge3", "q3", {**right, "max_length": len(labels) - 1}, "does not fit", workdir=tmp_path)
+    long_rows = rows[:1] + [{**r, "output": r["output"] + " and more" * 20} for r in rows[1:]]
+    (tmp_path / "long").mkdir()
+    write_jsonl(tmp_path / "long" / DATASET_FILE, long_rows)
+    assert_wrong("challenge3", "q3", {**right, "n_dropped": len(encode_records(long_rows, tokenizer, 64).dropped)},
+                 "only 1", workdir=tmp_path / "long")
+
+    responses = [f"number {i} in words" for i in range(100, 110)]
+    trained = {"loss_history": [3.1, 2.0, 1.2], "test_prompts": tests, "responses": responses}
+    assert_right("challenge3", "q4", trained)
+    assert_wrong("challenge3", "q4", {**trained, "loss_history": [1.0, 1.5]}, "did not fall")
+    assert_wrong("challenge3", "q4", {**trained, "loss_history": 1.2}, "list of training losses")
+    assert_wrong("challenge3", "q4", {**trained, "responses": responses[:8]}, "8 answers for 10")
+    assert_wrong("challenge3", "q4", {**trained, "responses": [""] * 10}, "empty")
+
+    ratings = pd.DataFrame({"instruction": [t["instruction"] for t in tests], "response": responses,
+                            "rating": [5, 4, 3, 5, 5, 2, 1, 4, 4, 5]})
+    rated = {"ratings": ratings, "average_rating": ratings["rating"].mean(), "responses": responses}
+    assert_right("challenge3", "q5", rated)
+    outcome = evaluate("challenge3", "q5", rated)
+    assert outcome.points == 0 and outcome.needs_review
+    assert_wrong("challenge3", "q5", {**rated, "ratings": ratings.head(9)}, "9 rows")
+    assert_wrong("challenge3", "q5", {**rated, "ratings": ratings.assign(rating=[6] + [4] * 9)}, "1 to 5")
+    assert_wrong("challenge3", "q5", {**rated, "ratings": ratings.assign(rating=[""] + [4] * 9)}, "no rating")
+    assert_wrong("challenge3", "q5", {**rated, "average_rating": 3.0}, "average")
+    assert_wrong("challenge3", "q5", {**rated, "responses": responses[::-1]}, "not those")
+    assert_wrong("challenge3", "q5", {**rated, "ratings": ratings.drop(columns="rating")}, "lacks")
+
+    comment = ("The ratings average 3.8: the model writes the right words for most numbers below two hundred, "
+               "which the training records covered well, but it confuses hundreds with thousands for larger "
+               "numbers, because my template rarely produced them. More examples of large numbers and a few "
+               "more epochs would be my next step before trusting it.")
+    assert_right("challenge3", "q6", {"quality_comment": comment})
+    assert_wrong("challenge3", "q6", {"quality_comment": "It works well."}, "at least 40")
+    assert_wrong("challenge3", "q6", {"quality_comment": comment.replace("ratings average", "answers show").replace(
+        "training records", "prompts").replace("template", "list").replace("examples", "cases")}, "should say")
