@@ -5,7 +5,7 @@
 >>> tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)
 >>> blocks = lm_blocks(tok, ["A short text."] * 40, block_size=32)
 >>> len(blocks), len(blocks[0]["input_ids"]), blocks[0]["input_ids"] == blocks[0]["labels"]
-(5, 32, True)
+(6, 32, True)
 """
 
 from __future__ import annotations
