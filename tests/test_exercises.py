@@ -786,3 +786,11 @@ def test_challenge3(tmp_path, gpt2_tokenizer):
     assert_wrong("challenge3", "q6", {"quality_comment": "It works well."}, "at least 40")
     assert_wrong("challenge3", "q6", {"quality_comment": comment.replace("ratings average", "answers show").replace(
         "training records", "prompts").replace("template", "list").replace("examples", "cases")}, "should say")
+
+
+def test_every_question_has_a_wrong_answer_test():
+    """Each check is shown to fail on at least one plausible wrong answer somewhere above."""
+    source = Path(__file__).read_text()
+    tested = set(re.findall(r'assert_wrong\(\s*"(\w+)",\s*"(\w+)"', source))
+    missing = [(name, q.name) for name in NOTEBOOKS for q in load(name).questions if (name, q.name) not in tested]
+    assert not missing, f"questions without a failing-answer test: {missing}"
