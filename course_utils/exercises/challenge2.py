@@ -7,7 +7,6 @@ consistency; the recommendation is free text, checked for completeness and left 
 
 from __future__ import annotations
 
-import re
 
 from course_utils.exercises import checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
@@ -147,14 +146,10 @@ def check_speedup(values, workdir):
 
 
 def check_recommendation(values, workdir):
-    answer = checks.text(values["recommendation"], "recommendation", min_words=30).lower()
-    missing = []
-    if not re.search(r"f1|score|accura", answer):
-        missing.append("the scores")
-    if not re.search(r"time|second|faster|slower|speed|cost", answer):
-        missing.append("the training time")
-    if not re.search(r"example|data|size|texts", answer):
-        missing.append("the dataset size")
+    answer = checks.text(values["recommendation"], "recommendation", min_words=30)
+    missing = checks.missing_topics(answer, {"the scores": r"f1|score|accura",
+                                             "the training time": r"time|second|faster|slower|speed|cost",
+                                             "the dataset size": r"example|data|size|texts"})
     if missing:
         raise Wrong("recommendation should weigh " + ", ".join(missing) + " too.")
     return "written."

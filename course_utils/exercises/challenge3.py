@@ -235,12 +235,10 @@ def check_ratings(values, workdir):
 
 
 def check_comment(values, workdir):
-    answer = checks.text(values["quality_comment"], "quality_comment", min_words=40).lower()
-    missing = []
-    if not re.search(r"rating|rated|score|average", answer):
-        missing.append("what the ratings show")
-    if not re.search(r"data|example|record|template|training", answer):
-        missing.append("what in the dataset or the training explains them")
+    answer = checks.text(values["quality_comment"], "quality_comment", min_words=40)
+    missing = checks.missing_topics(answer, {
+        "what the ratings show": r"rating|rated|score|average",
+        "what in the dataset or the training explains them": r"data|example|record|template|training"})
     if missing:
         raise Wrong("quality_comment should say " + " and ".join(missing) + ".")
     return "written."

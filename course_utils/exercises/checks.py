@@ -76,6 +76,18 @@ def text(value, name: str, *, min_words: int = 1) -> str:
     return value.strip()
 
 
+def missing_topics(answer: str, topics: dict) -> list[str]:
+    """The topics (``{description: regex}``) a free-text answer never mentions, in order.
+
+    >>> missing_topics("the f1 fell", {"the scores": r"f1|score", "the time": r"time|second"})
+    ['the time']
+    """
+    import re
+
+    lowered = answer.lower()
+    return [what for what, pattern in topics.items() if not re.search(pattern, lowered)]
+
+
 def id_list(value, name: str) -> list[str]:
     """A list of example ids (strings such as ``"doc-0003"``), without repeats."""
     if isinstance(value, dict):
