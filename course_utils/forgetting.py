@@ -26,7 +26,7 @@ def _token_stream(tokenizer, texts: Sequence[str], separator_id: int | None) -> 
     for i, text in enumerate(texts):
         if i and separator_id is not None:
             stream.append(separator_id)
-        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # cut into windows later
     return stream
 
 

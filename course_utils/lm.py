@@ -34,7 +34,9 @@ def lm_blocks(tokenizer, texts: Sequence[str], block_size: int):
         raise ValueError(f"block_size must be an integer of at least 2, got {block_size!r}.")
     stream: list[int] = []
     for text in texts:
-        stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        # verbose=False: a text longer than the model's context is expected here (it is cut
+        # into blocks), so the tokenizer's warning about it would only alarm.
+        stream += tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] + [tokenizer.eos_token_id]
     n_blocks = len(stream) // block_size
     if n_blocks == 0:
         raise ValueError(f"The texts give {len(stream)} tokens, fewer than one block of {block_size}: "
