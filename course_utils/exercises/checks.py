@@ -292,16 +292,22 @@ def parameter_counts(encoder: str, n_frozen: int, embeddings: bool = True) -> tu
     return trainable, parameter_count(model), n_layers
 
 
-def encoder_by_total(total: int, name: str) -> str:
-    """Which encoder a parameter total belongs to, or Wrong listing the totals known here."""
+def _model_by_total(total: int, name: str, candidates, count, kind: str) -> str:
+    """The candidate whose parameter total (``count(candidate)``) is ``total``, or Wrong listing
+    the totals known here. Candidates are tried in order, so the big model is built only if needed."""
     totals = {}
-    for encoder in ENCODERS:
-        totals[parameter_counts(encoder, 0)[1]] = encoder
+    for candidate in candidates:
+        totals[count(candidate)] = candidate
         if total in totals:
             return totals[total]
-    known = ", ".join(f"{t:,} ({e})" for t, e in totals.items())
-    raise Wrong(f"`{name}` is {total:,}, which is not the size of a course classifier "
-                f"({known}). Count every parameter: sum(p.numel() for p in model.parameters()).")
+    known = ", ".join(f"{t:,} ({c})" for t, c in totals.items())
+    raise Wrong(f"`{name}` is {total:,}, which is not the size of a course {kind} ({known}). "
+                "Count every parameter: sum(p.numel() for p in model.parameters()).")
+
+
+def encoder_by_total(total: int, name: str) -> str:
+    """Which encoder a parameter total belongs to, or Wrong listing the totals known here."""
+    return _model_by_total(total, name, ENCODERS, lambda e: parameter_counts(e, 0)[1], "classifier")
 
 
 # ----------------------------------------------------------------------------- causal LMs (ex04, ex05, challenge 3)
@@ -383,14 +389,7 @@ def causal_lm_counts(name: str, n_frozen: int, embeddings: bool = True, which: s
 
 def causal_lm_by_total(total: int, name: str) -> str:
     """Which causal LM a parameter total belongs to, or Wrong listing the totals known here."""
-    totals = {}
-    for lm in CAUSAL_LMS:
-        totals[causal_lm_counts(lm, 0)[1]] = lm
-        if total in totals:
-            return totals[total]
-    known = ", ".join(f"{t:,} ({lm})" for t, lm in totals.items())
-    raise Wrong(f"`{name}` is {total:,}, which is not the size of a course language model ({known}). "
-                "Count every parameter: sum(p.numel() for p in model.parameters()).")
+    return _model_by_total(total, name, CAUSAL_LMS, lambda lm: causal_lm_counts(lm, 0)[1], "language model")
 
 
 def instruction_labels(value, name: str, *, prompt_ids: Sequence[int], response_ids: Sequence[int],
