@@ -21,16 +21,20 @@ import torch
 from course_utils.validation import check_texts
 
 
-def _token_stream(tokenizer, texts: Sequence[str], separator_id: int | None) -> list[int]:
+def token_stream(tokenizer, texts: Sequence[str], separator_id: int | None) -> list[int]:
+    """The texts' token ids, one after another, with ``separator_id`` between two texts."""
     stream: list[int] = []
     for i, text in enumerate(texts):
         if i and separator_id is not None:
             stream.append(separator_id)
-        stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])  # cut into windows later
+        # verbose=False: a text longer than the context is expected, since callers cut the stream
+        # into windows or blocks; the tokenizer's warning about it would only alarm a learner.
+        stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
     return stream
 
 
-def _context_length(model) -> int | None:
+def context_length(model) -> int | None:
+    """The model's context in tokens (GPT-2's ``n_positions``, BERT's ``max_position_embeddings``)."""
     config = model.config
     for name in ("n_positions", "max_position_embeddings"):
         value = getattr(config, name, None)
@@ -40,7 +44,7 @@ def _context_length(model) -> int | None:
 
 
 def _resolve_window(model, window: int | None) -> int:
-    context = _context_length(model)
+    context = context_length(model)
     if window is None:
         window = min(context or 256, 256)
     if not isinstance(window, int) or window < 2:
@@ -74,7 +78,7 @@ def causal_lm_nll(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     window = _resolve_window(model, window)
-    stream = _token_stream(tokenizer, texts, tokenizer.eos_token_id)
+    stream = token_stream(tokenizer, texts, tokenizer.eos_token_id)
     if len(stream) < 2:
         raise ValueError("The texts give fewer than 2 tokens: perplexity needs at least 2.")
     windows = [stream[i : i + window] for i in range(0, len(stream), window)]
@@ -141,10 +145,10 @@ def masked_lm_loss(
                 f"The tokenizer has no {name.removesuffix('_id')}: masked-LM loss needs a "
                 "BERT-style tokenizer (CLS, SEP and MASK tokens)."
             )
-    context = _context_length(model)
+    context = context_length(model)
     if window < 4 or (context is not None and window > context):
         raise ValueError(f"window must be between 4 and the model's context ({context}).")
-    stream = _token_stream(tokenizer, texts, tokenizer.sep_token_id)
+    stream = token_stream(tokenizer, texts, tokenizer.sep_token_id)
     body = window - 2
     chunks = [stream[i : i + body] for i in range(0, len(stream), body)]
     generator = torch.Generator().manual_seed(seed)

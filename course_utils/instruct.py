@@ -171,11 +171,13 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool 
     """
     import torch
 
+    from course_utils.forgetting import context_length
+
     prompts = list(prompts)
     if not prompts:
         raise ValueError("No prompts to answer.")
     ensure_pad_token(tokenizer)
-    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    context = context_length(model)
     longest = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
     if context and longest + max_new_tokens > context:
         raise ValueError(f"The longest prompt is {longest} tokens; with max_new_tokens={max_new_tokens} it "

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from course_utils.forgetting import token_stream
 from course_utils.validation import check_texts
 
 
@@ -32,11 +33,8 @@ def lm_blocks(tokenizer, texts: Sequence[str], block_size: int):
         raise ValueError("The tokenizer has no EOS token to separate texts with.")
     if not isinstance(block_size, int) or block_size < 2:
         raise ValueError(f"block_size must be an integer of at least 2, got {block_size!r}.")
-    stream: list[int] = []
-    for text in texts:
-        # verbose=False: a text longer than the model's context is expected here (it is cut
-        # into blocks), so the tokenizer's warning about it would only alarm.
-        stream += tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] + [tokenizer.eos_token_id]
+    # EOS between texts and after the last one: every text ends as it does in use.
+    stream = token_stream(tokenizer, texts, tokenizer.eos_token_id) + [tokenizer.eos_token_id]
     n_blocks = len(stream) // block_size
     if n_blocks == 0:
         raise ValueError(f"The texts give {len(stream)} tokens, fewer than one block of {block_size}: "
