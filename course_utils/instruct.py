@@ -166,7 +166,7 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool 
     Decoder-only models continue from the last position, so prompts are padded on the **left**
     (right padding would put pad tokens between a prompt and its answer); the attention mask and
     the pad id go to ``generate``. Greedy by default; ``do_sample=True`` samples with
-    ``temperature`` and ``top_p`` from a seeded generator. The tokenizer's padding side is
+    ``temperature`` and ``top_p`` after seeding torch with ``seed``. The tokenizer's padding side is
     restored afterwards.
     """
     import torch
