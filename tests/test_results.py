@@ -85,3 +85,21 @@ def test_the_readme_agrees_with_the_committed_results():
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_results_and_answers_share_one_conversion(tmp_path):
+    """One to_jsonable for both: NaN is refused in a recorded result, and is None in an answer."""
+    from course_utils.exercises import to_jsonable
+
+    assert results.to_jsonable is to_jsonable
+    res = Results("99_demo", "smoke", tmp_path)
+    with pytest.raises(ValueError, match="finite number"):
+        res.record("scores", [0.5, float("nan")])
+    with pytest.raises(ValueError, match="finite number"):
+        res.record("loss", np.float32("inf"))
+    assert to_jsonable([0.5, float("nan")], name="scores") == [0.5, None]
+    loop = [1]
+    loop.append(loop)
+    with pytest.raises(TypeError, match="contains itself"):
+        res.record("loop", loop)
+    assert res.record("table", np.array([[1, 2]])) is not None and res["table"] == [[1, 2]]

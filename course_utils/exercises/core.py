@@ -6,11 +6,15 @@ variables from the notebook's namespace; the grader reads them from the JSON a s
 exported, and runs the very same checker in its own process. Both paths go through
 :func:`to_jsonable`, so a value checks the same in the notebook and in the gradebook.
 
+A question's model solution is written once, in its solution notebook; ``tools/build_exercises.py``
+copies each block into ``solutions.json`` next to this file, and ``q1.solution()`` shows it (see
+:func:`stored_solutions`). A set made on the spot, like this one, passes its own ``solutions``.
+
 >>> def answer_is_four(values, workdir):
 ...     if values["x"] != 4:
 ...         raise Wrong(f"x is {values['x']}; 2 + 2 is 4.")
 >>> qs = QuestionSet("demo", "A demo", [Question("q1", "What is 2 + 2? Set `x`.", ("x",),
-...                  answer_is_four, hints=("Add them.",), solution="x = 2 + 2")])
+...                  answer_is_four, hints=("Add them.",))], solutions={"q1": "x = 2 + 2"})
 >>> ns = {}
 >>> qs.bind(ns)
 >>> ns["q1"].check().status
@@ -21,21 +25,29 @@ q1 ✗ incorrect: x is 5; 2 + 2 is 4.
 >>> ns["x"] = 4
 >>> print(ns["q1"].check())
 q1 ✓ correct (1/1 points)
+>>> ns["q1"].solution()
+Solution to q1:
+x = 2 + 2
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+# One conversion for answers and recorded results, shared with the grader's export cell.
+from course_utils.jsonable import to_jsonable
 
 STATUSES = ("correct", "incorrect", "unanswered", "review", "error")
 # The grader refuses exported answers bigger than this: answers are numbers, short texts and
 # small tables, never datasets.
 MAX_EXPORT_BYTES = 5_000_000
+# Each question's model solution, copied from the solution notebooks by tools/build_exercises.py.
+SOLUTIONS_FILE = Path(__file__).with_name("solutions.json")
 
 
 class Wrong(Exception):
@@ -80,7 +92,8 @@ class Question:
     :class:`Wrong` for a wrong answer and returns ``None`` (or a short remark) for a right one.
     ``auto=False`` marks an answer for an instructor's review: the checker then only checks
     that the answer is complete (a ratings table filled in, a reason given), and no points are
-    awarded automatically.
+    awarded automatically. Its model solution is not written here but in the solution notebook
+    (see :class:`QuestionSet`).
     """
 
     name: str
@@ -88,7 +101,6 @@ class Question:
     variables: tuple[str, ...]
     checker: Checker
     hints: tuple[str, ...] = ()
-    solution: str = ""
     points: float = 1.0
     files: tuple[str, ...] = ()
     auto: bool = True
@@ -132,9 +144,10 @@ class Question:
 class BoundQuestion:
     """A question bound to a notebook's namespace: ``check()``, ``hint()``, ``solution()``."""
 
-    def __init__(self, question: Question, namespace: dict):
+    def __init__(self, question: Question, namespace: dict, question_set: QuestionSet | None = None):
         self.question = question
         self._namespace = namespace
+        self._question_set = question_set
         self._hints_shown = 0
 
     def values(self) -> dict:
@@ -158,7 +171,12 @@ class BoundQuestion:
         print(f"Hint{more}: {hints[index]}")
 
     def solution(self) -> None:
-        print(f"Solution to {self.question.name}:\n{self.question.solution or '(none written)'}")
+        qs = self._question_set
+        if qs is not None and qs.solutions_withheld:
+            text = qs.solutions_withheld
+        else:
+            text = (qs.solution_of(self.question.name) if qs is not None else None) or "(none written)"
+        print(f"Solution to {self.question.name}:\n{text}")
 
     def __repr__(self) -> str:
         return f"{self.question.name}: {self.question.prompt}"
@@ -166,12 +184,29 @@ class BoundQuestion:
 
 @dataclass
 class QuestionSet:
-    """The questions of one exercise notebook or challenge."""
+    """The questions of one exercise notebook or challenge.
+
+    ``version`` is a whole number the set's module raises whenever a question changes what it
+    asks, its variables or its check; the notebooks record it (``{"course": {"assignment": ...,
+    "version": ...}}``), so that :func:`version_mismatch` can warn when a submission was made
+    against other questions. ``solutions`` maps question names to model code; by default it is
+    read from the solutions stored for the set's name (:func:`stored_solutions`). A graded
+    challenge sets ``solutions_withheld`` to what ``qN.solution()`` says instead, and none of its
+    solutions ships with the package.
+
+    >>> qs = QuestionSet("demo", "A demo", [Question("q1", "Set `x`.", ("x",), lambda v, w: None)],
+    ...                  version=2, solutions={"q1": "x = 4"})
+    >>> qs.version, qs.solution_of("q1")
+    (2, 'x = 4')
+    """
 
     name: str
     title: str
     questions: Sequence[Question]
     notes: str = ""
+    version: int = 1
+    solutions: Mapping[str, str] | None = field(default=None, repr=False)
+    solutions_withheld: str = ""
     by_name: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -179,6 +214,23 @@ class QuestionSet:
         self.by_name = {q.name: q for q in self.questions}
         if len(self.by_name) != len(self.questions):
             raise ValueError(f"{self.name}: question names repeat.")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ValueError(f"{self.name}: version must be a whole number from 1, got {self.version!r}.")
+        if self.solutions is not None:
+            unknown = sorted(set(self.solutions) - set(self.by_name))
+            if unknown:
+                raise ValueError(f"{self.name}: solutions given for {unknown}, which are not questions of "
+                                 f"the set ({', '.join(self.by_name)}).")
+            self.solutions = dict(self.solutions)
+
+    def solution_of(self, question: str) -> str | None:
+        """The model solution of ``question`` (its code), or None where none is written or it is withheld."""
+        if question not in self.by_name:
+            raise KeyError(f"{self.name} has no question {question!r}; it has {', '.join(self.by_name)}.")
+        if self.solutions_withheld:
+            return None
+        solutions = self.solutions if self.solutions is not None else stored_solutions(self.name)
+        return solutions.get(question)
 
     @property
     def variables(self) -> list[str]:
@@ -196,58 +248,72 @@ class QuestionSet:
         if not isinstance(namespace, dict):
             raise TypeError("bind needs the notebook's namespace: call bind(globals()).")
         for q in self.questions:
-            namespace[q.name] = BoundQuestion(q, namespace)
+            namespace[q.name] = BoundQuestion(q, namespace, self)
         namespace["_course_exercise"] = self.name
 
     def grade(self, values: dict, workdir: Path | str = ".") -> list[Outcome]:
         return [q.evaluate(values, workdir) for q in self.questions]
 
 
-def to_jsonable(value, *, name: str = "answer"):
-    """The JSON form of an answer: how the notebook's check and the grader both see it.
+@lru_cache(maxsize=None)
+def _solutions_file(path: Path) -> dict:
+    if not path.is_file():  # only before tools/build_exercises.py first ran: no solution to show
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"{path} cannot be read ({error}); rebuild it with "
+                           "python tools/build_exercises.py.") from error
+    if not isinstance(stored, dict):
+        raise RuntimeError(f"{path} should map assignments to {{question: code}}; rebuild it with "
+                           "python tools/build_exercises.py.")
+    return stored
 
-    Numbers (NumPy's too) become floats or ints, NaN becomes ``None``, arrays and Series become
-    lists, a DataFrame becomes ``{"columns": [...], "rows": [[...], ...]}``.
 
-    >>> import numpy as np
-    >>> to_jsonable({"f1": np.float32(0.5), "ids": np.array([1, 2])})
-    {'f1': 0.5, 'ids': [1, 2]}
+def stored_solutions(assignment: str, path: Path | str | None = None) -> dict[str, str]:
+    """``{question: model code}`` for ``assignment``, as the builder copied it from the solution notebook.
+
+    Empty for an assignment with none stored (a graded challenge, a set made on the spot).
+
+    >>> stored_solutions("ex01")["q1"].splitlines()[-1]
+    'n_unusable = int(unusable.sum())'
     """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    type_name = type(value).__module__.split(".")[0]
-    if type_name == "numpy":
-        import numpy as np
+    if assignment.startswith("_"):  # "_about" and the like describe the file; they are no assignment
+        return {}
+    stored = _solutions_file(Path(path) if path is not None else SOLUTIONS_FILE)
+    return dict(stored.get(assignment) or {})
 
-        if isinstance(value, np.ndarray):
-            return [to_jsonable(v, name=name) for v in value.tolist()]
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, np.integer):
-            return int(value)
-        if isinstance(value, np.floating):
-            return to_jsonable(float(value), name=name)
-    if type_name == "pandas":
-        import pandas as pd
 
-        if isinstance(value, pd.DataFrame):
-            return {"columns": [str(c) for c in value.columns],
-                    "rows": [[to_jsonable(v, name=name) for v in row] for row in value.itertuples(index=False)]}
-        if isinstance(value, pd.Series):
-            return [to_jsonable(v, name=name) for v in value.tolist()]
-    if type_name == "torch":
-        return to_jsonable(value.detach().cpu().numpy(), name=name)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [to_jsonable(v, name=name) for v in items]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v, name=name) for k, v in value.items()}
-    raise TypeError(f"`{name}` is a {type(value).__name__}; answers must be numbers, text, lists, "
-                    "dicts or DataFrames.")
+def version_mismatch(qs: QuestionSet, notebook_metadata: Mapping | None) -> str | None:
+    """A warning when a notebook was made against another version of ``qs`` than the one checking it.
+
+    ``notebook_metadata`` is the notebook's ``metadata`` (``nb["metadata"]``). None when the versions
+    agree, or when the notebook names another assignment (which set grades a notebook is the
+    grader's choice). A notebook without a recorded version predates versioning: version 1.
+
+    >>> qs = QuestionSet("ex02", "Exercise 02", [Question("q1", "Set `x`.", ("x",), lambda v, w: None)],
+    ...                  version=3)
+    >>> print(version_mismatch(qs, {"course": {"assignment": "ex02", "version": 2}}))  # doctest: +NORMALIZE_WHITESPACE
+    this submission was made against ex02 version 2; the grader checks version 3: answers may be
+    checked against different questions.
+    >>> version_mismatch(qs, {"course": {"assignment": "ex02", "version": 3}}) is None
+    True
+    """
+    course = notebook_metadata.get("course") if isinstance(notebook_metadata, Mapping) else None
+    if not isinstance(course, Mapping):  # no metadata, or a hand-edited one: nothing recorded
+        course = {}
+    if course.get("assignment") not in (None, qs.name):
+        return None
+    tail = f"the grader checks version {qs.version}: answers may be checked against different questions."
+    if "version" not in course:
+        if qs.version == 1:
+            return None
+        return (f"this submission records no version of {qs.name}, so it was made against version 1 "
+                f"(before versions were recorded); {tail}")
+    made = course["version"]
+    if made == qs.version and not isinstance(made, bool):
+        return None
+    return f"this submission was made against {qs.name} version {made!r}; {tail}"
 
 
 def export_answers(namespace: dict, variables: Sequence[str], path: Path | str) -> dict:

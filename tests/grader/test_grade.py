@@ -3,7 +3,8 @@
 The corpus (tests/grader/submissions/, written by make_submissions.py) is graded once, in one
 module-scoped run with two jobs; each test then asserts on that run's results. Kernels import a
 copy of course_utils (``package_dir``), so nothing here can alter the real package, and edits
-others make to the real package meanwhile cannot stop these runs.
+others make to the real package meanwhile cannot stop these runs. Every run that could hang (a
+grader that waited on a planted pipe) is bounded in time, so a regression fails instead of hanging.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import socket
+import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -23,13 +29,15 @@ import pytest
 import course_utils
 from course_utils import grade
 from course_utils.grade import GRADEBOOK_COLUMNS, GraderError, PackageAltered, grade_submissions
+from course_utils.grading import readback
+from course_utils.grading.readback import copy_working_files
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TOY = str(HERE / "toy_assignment.py")
 HIDDEN = str(HERE / "hidden_checks.py")
 SUBMISSIONS = HERE / "submissions"
-LIMITS = {"cell_timeout": 4, "total_timeout": 15, "memory_gb": 2}
+LIMITS = {"cell_timeout": 4, "total_timeout": 15, "memory_gb": 2, "readback_timeout": 10}
 DAEMON_MARK = b"987.654"  # quinn_daemon's escaped process sleeps this long
 
 # student: (status, points out of 8, words the reason must contain)
@@ -51,7 +59,42 @@ EXPECTED = {
     "olga_memory": ("partly graded", 5, "MemoryError"),
     "pat_symlink": ("graded", 3, ""),
     "quinn_daemon": ("graded", 5, ""),
+    "rob_fifo_answers": ("ungradable", 0, "answers file is a named pipe (FIFO)"),
+    "sam_fifo_file": ("graded", 3, ""),
+    "tess_device": ("graded", 3, ""),
+    "uma_socket": ("graded", 3, ""),
+    "vic_self_reference": ("partly graded", 3, "the answer to q2 could not be exported"),
+    "wes_raises": ("partly graded", 3, "the answer to q2 could not be exported"),
+    "xena_nbformat3": ("graded", 5, "older Jupyter (nbformat 3)"),
+    "yuri_kills_runner": ("ungradable", 0, "runner was killed by SIGKILL"),
+    "zack_other_version": ("graded", 5, "made against toy version 2; the grader checks version 1"),
 }
+
+
+def within(seconds: float, function, *args, **kwargs):
+    """``function(...)``, or a test failure if it has not returned after ``seconds`` (it never hangs the suite)."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(function, '__name__', function)} did not finish within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def run_bound(n_submissions: int, jobs: int) -> float:
+    """The longest a run may take: every submission at its total limit plus its read-back, and a margin."""
+    rounds = -(-n_submissions // jobs)
+    return rounds * (LIMITS["total_timeout"] + LIMITS["readback_timeout"] + 15) + 60
 
 
 def copy_package(dest: Path) -> Path:
@@ -80,7 +123,10 @@ def package_copy(tmp_path_factory):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, package_copy):
     out = tmp_path_factory.mktemp("corpus-grades")
-    results = grade_submissions(TOY, [SUBMISSIONS], out, jobs=2, package_dir=package_copy, **LIMITS)
+    started = time.monotonic()
+    results = within(run_bound(len(EXPECTED), 2), grade_submissions, TOY, [SUBMISSIONS], out, jobs=2,
+                     package_dir=package_copy, **LIMITS)
+    print(f"corpus of {len(results)} graded in {time.monotonic() - started:.1f} s")
     leftover = daemons()
     return {r.student: r for r in results}, out, leftover
 
@@ -128,6 +174,28 @@ def test_working_file_problems_are_named(corpus):
     assert q3.status == "incorrect" and "'predictions.csv' was not found" in q3.feedback
     q3 = {o.question: o for o in results["pat_symlink"].outcomes}["q3"]
     assert q3.status == "incorrect" and "link" in q3.feedback
+    for student, words in (("sam_fifo_file", ("named pipe (FIFO)",)), ("uma_socket", ("socket",)),
+                           ("tess_device", ("character device", "link"))):  # a link where mknod is refused
+        q3 = {o.question: o for o in results[student].outcomes}["q3"]
+        assert q3.status == "incorrect" and any(w in q3.feedback for w in words), (student, q3.feedback)
+
+
+def test_an_answer_that_cannot_be_exported_loses_only_itself(corpus):
+    results, _, _ = corpus
+    for student, words in (("vic_self_reference", "contains itself"),
+                           ("wes_raises", "RuntimeError: no iterating over me")):
+        outcomes = {o.question: o for o in results[student].outcomes}
+        assert {q: o.status for q, o in outcomes.items()} == {"q1": "correct", "q2": "error", "q3": "correct",
+                                                              "q4": "review"}, student
+        assert words in outcomes["q2"].feedback and outcomes["q2"].needs_review, outcomes["q2"].feedback
+
+
+def test_an_old_format_notebook_is_converted_and_graded(corpus):
+    results, out, _ = corpus
+    r = results["xena_nbformat3"]
+    assert {o.question: o.status for o in r.outcomes} == {"q1": "correct", "q2": "correct", "q3": "correct",
+                                                          "q4": "review"}
+    assert "older Jupyter" in (out / "feedback" / "xena_nbformat3.md").read_text()
 
 
 def test_no_process_outlives_its_run(corpus):
@@ -252,7 +320,7 @@ def test_collect_submissions_ids(tmp_path):
     (tmp_path / "a" / ".hidden.ipynb").write_text("{}")
     ids = [student for student, _ in grade.collect_submissions([tmp_path / "a", tmp_path / "b"])]
     assert ids == ["Jo_Smith_late", "Jo_Smith_late-2"]
-    assert grade._safe_id("../../etc/passwd") == "etc_passwd"
+    assert grade.safe_id("../../etc/passwd") == "etc_passwd"
     with pytest.raises(GraderError):
         grade.collect_submissions([tmp_path / "missing.ipynb"])
 
@@ -262,13 +330,97 @@ def test_answers_file_is_validated(tmp_path):
     for text, message in (("[1, 2]", "not a JSON object"), ("{\"x\": NaN}", "not valid JSON"),
                           ("{\"x\": ", "not valid JSON"), ("[" * 100_000, "not valid JSON")):
         path.write_text(text)
-        assert message in grade._read_answers(path)[1]
+        assert message in grade.read_answers(path)[1]
     path.write_text(json.dumps({"x": 1}))
-    assert grade._read_answers(path) == ({"x": 1}, "")
+    assert grade.read_answers(path) == ({"x": 1}, "")
     link = tmp_path / "link.json"
     link.symlink_to(path)
-    assert grade._read_answers(link)[0] is None
-    assert grade._read_answers(tmp_path / "none.json") == (None, "no answers were exported")
+    assert grade.read_answers(link)[0] is None
+    assert grade.read_answers(tmp_path / "none.json") == (None, "no answers were exported")
+
+
+def test_reading_back_never_waits_on_a_special_file(tmp_path):
+    work, dest = tmp_path / "work", tmp_path / "dest"
+    work.mkdir()
+    dest.mkdir()
+    os.mkfifo(work / "pipe.csv")
+    os.mkfifo(work / "answers.json")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(work / "socket.csv"))
+    (work / "zero.csv").symlink_to("/dev/zero")
+    try:
+        os.mknod(work / "device.csv", stat.S_IFCHR | 0o600, os.makedev(1, 5))
+        kinds = {"device.csv": "character device"}
+    except OSError:  # not allowed here: the link to /dev/zero covers the same danger
+        kinds = {}
+    kinds.update({"pipe.csv": "named pipe", "socket.csv": "socket", "zero.csv": "link"})
+    try:
+        problems = within(10, copy_working_files, list(kinds) + ["absent.csv"], work, dest)
+        assert within(10, grade.read_answers, work / "answers.json") == (
+            None, "the answers file is a named pipe (FIFO), not a regular file")
+    finally:
+        listener.close()
+    assert set(problems) == set(kinds)
+    for name, words in kinds.items():
+        assert words in problems[name], problems[name]
+    assert list(dest.iterdir()) == []
+
+
+def test_the_read_back_is_bounded_in_time():
+    started = time.monotonic()
+    with pytest.raises(readback.ReadBackTimeout, match="longer than 0.2 s"):
+        readback.bounded(lambda: time.sleep(3), timeout=0.2)
+    assert time.monotonic() - started < 2
+    with pytest.raises(ZeroDivisionError):
+        readback.bounded(lambda: 1 / 0, timeout=5)
+
+
+def test_files_a_submission_plants_never_make_a_later_student_wait(tmp_path, package_copy):
+    """The first student plants pipes wherever it can reach (as the same user it can find the grades
+    folder); the second is graded as usual, and the whole run ends within its limits."""
+    out, subs = tmp_path / "out", tmp_path / "subs"
+    subs.mkdir()
+    targets = [out / "state" / "b_after.json", out / "grader.log", out / "gradebook.csv",
+               out / "summary.csv", out / "feedback" / "b_after.md", out / "executed" / "b_after.ipynb"]
+    planter = "\n".join([
+        "import os, pathlib",
+        f"targets = {[str(t) for t in targets]!r}",
+        "targets += ['predictions.csv', '../runner.out', '../runner.err', '../evidence',",
+        "            os.path.join(os.environ['HOME'], 'answers.json'), os.path.join(os.environ['TMPDIR'], 'x')]",
+        "for target in targets:",
+        "    pathlib.Path(target).parent.mkdir(parents=True, exist_ok=True)",
+        "    if os.path.lexists(target):",
+        "        os.remove(target)",
+        "    os.mkfifo(target)",
+        "n_rows = 3",
+    ])
+    for name, sources in (("a_planter", ["total = 4", planter]), ("b_after", None)):
+        nb = nbformat.read(SUBMISSIONS / "alice_correct.ipynb", as_version=4)
+        if sources:
+            nb.cells = nb.cells[:1] + [nbformat.v4.new_code_cell(s) for s in sources]
+        nbformat.write(nb, subs / f"{name}.ipynb")
+    out.mkdir()
+    command = [sys.executable, "-m", "course_utils.grade", TOY, str(subs), "--out", str(out), "--jobs", "1",
+               "--cell-timeout", "10", "--timeout", str(LIMITS["total_timeout"]), "--package-dir", str(package_copy)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=run_bound(2, 1))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the grader waited on a file the first submission planted")
+    assert proc.returncode == 0, stderr
+    lines = {line.split()[0]: line.split()[1:] for line in stdout.splitlines() if line.startswith(("a_", "b_"))}
+    assert lines["b_after"] == ["graded", "5/8"], stdout
+    assert lines["a_planter"] == ["graded", "1/8"], stdout  # every pipe was planted: no cell failed
+    assert "grader.log is not a regular file" in stderr
+    state = json.loads((out / "state" / "b_after.json").read_text())  # a regular file again
+    assert state["status"] == "graded" and state["points"] == 5
+    rows = list(csv.DictReader(open(out / "gradebook.csv")))
+    assert len(rows) == 8
+    a_q3 = next(row for row in rows if row["student"] == "a_planter" and row["question"] == "q3")
+    assert "named pipe" in a_q3["feedback"]
 
 
 def test_assignment_from_module_path_file_and_notebook(tmp_path, monkeypatch):

@@ -1,17 +1,22 @@
 """Runs one submitted notebook for the grader, in the grader's child process (internal).
 
-``python -I course_utils/grade_runner.py`` reads one JSON object on stdin (the notebook, with
-the grader's export cell already appended, and the limits), sets its own resource limits (they
-are inherited by the kernel it starts), executes the notebook with nbclient in a fresh kernel
+``python -I -B course_utils/grading/runner.py`` reads one JSON object on stdin (the notebook,
+with the grader's export cell already appended, and the limits), sets its own resource limits
+(the kernel it starts inherits them), executes the notebook with nbclient in a fresh kernel
 whose working folder is the runner's, and writes one JSON object to stdout: what happened
 (errors by cell, cells that ran past the time limit, whether the output was cut, whether the
 kernel died) and the executed notebook. The grader started it in a new session and kills the
-whole tree (kernel included) if it runs past the total time limit.
+whole tree (kernel included) when it ends or runs past the total time limit.
+``--probe`` only checks that the runner can start (its imports), for the sandbox probe.
 
 Nothing here is trusted for points: a submission running as the same user could write to this
 process's stdout. The grader takes points only from the answers file and the working files,
-and checks them in its own process. This module imports nothing from course_utils, so it runs
-the same whatever a submission does to the package.
+and checks them in its own process. The runner imports :mod:`course_utils.grading.processes`
+before any submission code runs (the grader hashed the package before the first run and
+checks it after each), so a submission cannot change how its own run is ended.
+
+>>> _short("x" * 5, limit=3)
+'xxx…'
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ import ctypes
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # started by path, isolated (-I): import the grader's own package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from course_utils.grading.processes import end_descendants  # noqa: E402 (after the path is set)
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_REPORTED_TEXT = 2_000
@@ -54,62 +63,13 @@ def become_subreaper() -> bool:
         return False
 
 
-def descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def kill_descendants(root: int) -> None:
-    """Stop, then kill, every process below ``root`` (repeat: a process may fork meanwhile)."""
-    seen: set[int] = set()
-    for _ in range(10):
-        pids = descendants(root) - seen
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except OSError:
-                pass
-        seen |= pids
-    for pid in seen:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.05)
-
-
 def _short(text, limit: int = MAX_REPORTED_TEXT) -> str:
     text = str(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
 def make_client_class():
+    """nbclient's NotebookClient with an output cap and a record of errors and timeouts by cell."""
     from nbclient import NotebookClient
 
     class LimitedClient(NotebookClient):
@@ -150,6 +110,7 @@ def make_client_class():
 
 
 def run(config: dict) -> dict:
+    """Execute ``config["notebook"]`` in ``config["workdir"]``: ``{"report": ..., "notebook": ...}``."""
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -186,14 +147,22 @@ def run(config: dict) -> dict:
     return {"report": report, "notebook": nb}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The runner's entry point: one run, configured on stdin, reported on stdout."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--probe"]:
+        import nbclient  # noqa: F401 (what a run needs, checked before any submission runs)
+        import nbformat  # noqa: F401
+
+        print("runner ok")
+        return 0
     config = json.loads(sys.stdin.read())
     set_limits(config)
     become_subreaper()
     try:
         result = run(config)
     finally:
-        kill_descendants(os.getpid())
+        end_descendants()
     sys.stdout.write(json.dumps(result, default=str))
     sys.stdout.flush()
     return 0
