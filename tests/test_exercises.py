@@ -1,9 +1,11 @@
 """Exercise sets and their generator.
 
 The exercises are generated from the solutions and in sync with them, their solution markers
-pair up and no solution line leaks into an exercise; every question of ex01 to ex05 and the
-challenges passes its right answer (computed here independently of the checker), fails plausible
-wrong answers with a message that says what is wrong, and reports an unset answer as unanswered.
+pair up and no solution line leaks into an exercise; each question's model solution is stored
+once, copied from its notebook block (see "stored solutions" below), and the notebooks record
+their question set's version; every question of ex01 to ex05 and the challenges passes its right
+answer (computed here independently of the checker), fails plausible wrong answers with a
+message that says what is wrong, and reports an unset answer as unanswered.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,8 @@ import pandas as pd
 import pytest
 
 from course_utils import colab, data
-from course_utils.exercises import load, to_jsonable
+from course_utils.exercises import ASSIGNMENTS, Question, QuestionSet, load, to_jsonable
+from course_utils.exercises.core import SOLUTIONS_FILE, stored_solutions, version_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetuning.ipynb",
@@ -55,7 +60,7 @@ def test_exercises_are_in_sync_with_their_solutions(build, capsys):
 def test_both_notebooks_name_their_assignment(assignment):
     for folder in ("solutions", "exercises"):
         nb = read(ROOT / folder / NOTEBOOKS[assignment])
-        assert nb["metadata"]["course"] == {"assignment": assignment}
+        assert nb["metadata"]["course"] == {"assignment": assignment, "version": load(assignment).version}
         assert colab.problems(ROOT / folder / NOTEBOOKS[assignment], ROOT) == []
 
 
@@ -141,6 +146,205 @@ def test_markdown_answers_and_the_badge_are_rewritten(build):
     del solution["metadata"]["course"]
     with pytest.raises(ValueError, match="course.assignment"):
         build.exercise_notebook(solution, "solutions/x.ipynb", "exercises/x.ipynb")
+
+
+# ------------------------------------------------------------------------------- stored solutions
+#
+# A question's model solution is written once, in its solution notebook; the builder copies each
+# block into course_utils/exercises/solutions.json, which q1.solution() shows. What proves the
+# stored solutions right, without executing a notebook here:
+#  (a) every question of every set has one (a graded challenge withholds all of its own);
+#  (b) each is exactly the text of a BEGIN/END block of its solution notebook, followed by that
+#      question's check, so tests/test_exercise_notebooks.py, which executes the solution notebooks
+#      and asserts full marks, runs and grades the very code learners are shown;
+#  (c) where it is cheap (counting and arithmetic on data, no model to fit), the stored code runs
+#      here in the namespace the notebook's own opening cells make, and its check says correct;
+#  and the --check of the sync test above fails as soon as solutions.json is stale.
+
+CODE_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION$", flags=re.S | re.M)
+# Questions whose stored solution fits no model (the TF-IDF ones take seconds each on two cores):
+# (c) runs them in this order, each set's questions in one namespace, as the notebook would. ex03
+# starts from lesson 03's trained classifier and the challenges withhold their solutions.
+CHEAP = {"ex01": ["q1", "q2", "q3", "q4"], "ex02": ["q1", "q4"], "ex04": ["q4"], "ex05": ["q1", "q2", "q3", "q5"]}
+
+
+def stored() -> dict:
+    return json.loads(SOLUTIONS_FILE.read_text(encoding="utf-8"))
+
+
+def code_cells(nb: dict) -> list[tuple[int, str]]:
+    return [(i, source(c)) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_every_question_has_one_stored_solution_or_the_set_withholds_them(assignment, capsys):
+    qs = load(assignment)
+    namespace: dict = {}
+    qs.bind(namespace)
+    if qs.solutions_withheld:
+        assert assignment not in stored() and stored_solutions(assignment) == {}
+        for question in qs.questions:
+            assert qs.solution_of(question.name) is None
+            namespace[question.name].solution()
+            assert qs.solutions_withheld in capsys.readouterr().out
+        return
+    assert list(stored()[assignment]) == [q.name for q in qs.questions]
+    for question in qs.questions:
+        code = qs.solution_of(question.name)
+        assert code and code.strip() and code == stored_solutions(assignment)[question.name]
+        namespace[question.name].solution()
+        assert capsys.readouterr().out == f"Solution to {question.name}:\n{code}\n"
+
+
+@pytest.mark.parametrize("assignment", [a for a in NOTEBOOKS if not load(a).solutions_withheld])
+def test_each_stored_solution_is_the_block_its_check_follows(assignment):
+    """Checked here with a regular expression, independently of the builder's own pairing."""
+    nb = read(ROOT / "solutions" / NOTEBOOKS[assignment])
+    text = "\n".join(f"# -- cell {i}\n{code}" for i, code in code_cells(nb))
+    blocks = [(m.end(), textwrap.dedent(m.group(1)[:-1])) for m in CODE_BLOCK.finditer(text)]  # less its "\n"
+    assert len(blocks) == len(load(assignment).questions)
+    for question, code in stored()[assignment].items():
+        ends = [end for end, block in blocks if block == code]
+        assert len(ends) == 1, f"{assignment} {question}: the stored solution is not one block of the notebook"
+        after = [line for line in text[ends[0]:].splitlines() if not line.lstrip().startswith("#")]
+        first_check = re.search(r"\b(q\d+)\.check\(\)", "\n".join(after))
+        assert first_check and first_check.group(1) == question, (assignment, question)
+
+
+def notebook_opening(assignment: str) -> str:
+    """The code cells before the first solution block, as the smoke profile runs them (not Colab's install cell)."""
+    nb = read(ROOT / "solutions" / NOTEBOOKS[assignment])
+    cells = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or "setup" in cell["metadata"].get("tags", []):
+            continue
+        text = source(cell)
+        if "### BEGIN SOLUTION" in text:
+            break
+        assert not re.search(r"^\s*[%!]", text, flags=re.M), "a magic in the opening cells cannot run here"
+        if "parameters" in cell["metadata"].get("tags", []):
+            text += '\nPROFILE = "smoke"'  # as the tests' runs inject it
+        cells.append(text)
+    return "\n\n".join(cells)
+
+
+@pytest.mark.parametrize("assignment", CHEAP)
+def test_cheap_stored_solutions_pass_their_checks(assignment, tmp_path, monkeypatch, capsys):
+    """Run the notebook's opening cells, then each cheap question's stored solution and its check."""
+    monkeypatch.chdir(tmp_path)  # a check reads files next to "the notebook"
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(notebook_opening(assignment), f"{NOTEBOOKS[assignment]} opening", "exec"), namespace)
+    for question in CHEAP[assignment]:
+        code = stored()[assignment][question]
+        exec(compile(code, f"{assignment} {question} stored solution", "exec"), namespace)
+        outcome = namespace[question].check()
+        assert outcome.status == "correct", outcome
+    capsys.readouterr()
+
+
+def test_a_stale_solutions_file_fails_the_check(build, tmp_path, capsys):
+    """Change one solution in a copy of the repository: --check names solutions.json until a build."""
+    for folder in ("solutions", "exercises"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / build.SOLUTIONS_FILE).parent.mkdir(parents=True)
+    shutil.copy(SOLUTIONS_FILE, tmp_path / build.SOLUTIONS_FILE)
+    assert build.main(["--check", "--root", str(tmp_path)]) == 0, capsys.readouterr()
+    notebook = tmp_path / "solutions" / NOTEBOOKS["ex01"]
+    notebook.write_text(notebook.read_text(encoding="utf-8").replace(
+        "n_unusable = int(unusable.sum())", "n_unusable = int(unusable.sum())  # one per row"), encoding="utf-8")
+    assert build.main(["--check", "--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[1:] == [f"  {build.SOLUTIONS_FILE}"]  # the exercise hides the block anyway
+    assert build.main(["--root", str(tmp_path), str(notebook)]) == 0  # that notebook alone: the others stay
+    capsys.readouterr()
+    assert json.loads((tmp_path / build.SOLUTIONS_FILE).read_text())["ex01"]["q1"].endswith("# one per row")
+    assert build.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def toy_notebook(*cells: str) -> dict:
+    return {"cells": [{"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
+                      for text in cells], "metadata": {"course": {"assignment": "toy"}}}
+
+
+def solved(code: str, after: str = "") -> str:
+    """A cell with ``code`` as its solution block, and ``after`` below the block."""
+    return f"### BEGIN SOLUTION\n{code}\n### END SOLUTION\n{after}"
+
+
+TOY = QuestionSet("toy", "Toy", [Question("q1", "Set `a`.", ("a",), lambda v, w: None),
+                                 Question("q2", "Set `b`.", ("b",), lambda v, w: None)])
+
+
+def test_each_block_pairs_with_the_check_that_follows_it(build):
+    nested = "if setup:\n    ### BEGIN SOLUTION\n    helper = 2\n    a = helper\n    ### END SOLUTION\nq1.check()"
+    nb = toy_notebook("setup = 1", nested, "q1.check()  # again: no block pending, so it pairs with nothing",
+                      "# q2.check() is below\n" + solved("b = 3"), "print(q2.check())")
+    assert build.question_solutions(nb, TOY, "toy.ipynb") == {"q1": "helper = 2\na = helper", "q2": "b = 3"}
+
+
+@pytest.mark.parametrize("cells, words", [
+    ((solved("a = 1", "q1.check()"), solved("b = 1")), ["cell 1, line 1 is followed by no check"]),
+    ((solved("a = 1", "q1.check()"),), ["q2 has no solution block"]),
+    ((solved("a = 1"), solved("b = 1"), "q1.check()\nq2.check()"),
+     ["2 solution blocks (cell 0, line 1, cell 1, line 1) before q1.check()"]),
+    ((solved("b = 1", "q1.check()"), solved("a = 1", "q2.check()")),
+     ["assigns none of q1's answer variables (a)", "assigns none of q2's answer variables (b)"]),
+    ((solved("a = 1", "q1.check()"), solved("a = 2", "q1.check()"), solved("b = 1", "q2.check()")),
+     ["a second solution block for q1 (cell 1, line 1)"]),
+])
+def test_unpaired_blocks_and_questions_are_refused_with_the_place(build, cells, words):
+    with pytest.raises(build.PairingError) as caught:
+        build.question_solutions(toy_notebook(*cells), TOY, "solutions/toy.ipynb")
+    assert "solutions/toy.ipynb" in str(caught.value)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_question_sets_check_their_solutions_and_version():
+    assert TOY.version == 1 and TOY.solution_of("q1") is None  # nothing stored under "toy"
+    with pytest.raises(ValueError, match=r"\['q3'\], which are not questions"):
+        QuestionSet("toy", "Toy", TOY.questions, solutions={"q3": "c = 1"})
+    for bad in (0, "2", True, 1.5):
+        with pytest.raises(ValueError, match="version must be a whole number"):
+            QuestionSet("toy", "Toy", TOY.questions, version=bad)
+    with pytest.raises(KeyError, match="toy has no question 'q9'"):
+        TOY.solution_of("q9")
+    with pytest.raises(TypeError, match="solution"):  # written in the notebook now, not here
+        Question("q1", "Set `a`.", ("a",), lambda v, w: None, solution="a = 1")
+
+
+def test_stored_solutions_read_a_given_file(tmp_path):
+    path = tmp_path / "solutions.json"
+    path.write_text(json.dumps({"_about": "x", "toy": {"q1": "a = 1"}}))
+    assert stored_solutions("toy", path) == {"q1": "a = 1"}
+    assert stored_solutions("_about", path) == {} and stored_solutions("other", path) == {}
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(RuntimeError, match="build_exercises.py"):
+        stored_solutions("toy", broken)
+
+
+def test_version_mismatch_warns_only_about_another_version_of_the_same_set():
+    qs = QuestionSet("ex02", "Exercise 02", TOY.questions, version=3)
+    made = lambda **course: {"course": course, "kernelspec": {}}  # noqa: E731
+    assert version_mismatch(qs, made(assignment="ex02", version=3)) is None
+    assert version_mismatch(qs, made(assignment="ex02", version=2)) == (
+        "this submission was made against ex02 version 2; the grader checks version 3: answers may be checked "
+        "against different questions.")
+    assert "version '3'" in version_mismatch(qs, made(assignment="ex02", version="3"))
+    assert "made against version 1 (before versions were recorded)" in version_mismatch(qs, made(assignment="ex02"))
+    assert "made against version 1" in version_mismatch(qs, {})
+    assert version_mismatch(qs, made(assignment="ex03", version=1)) is None  # which set grades it: the grader's call
+    first = QuestionSet("ex02", "Exercise 02", TOY.questions)
+    assert version_mismatch(first, made(assignment="ex02")) is None and version_mismatch(first, None) is None
+    assert version_mismatch(first, made(assignment="ex02", version=True)) is not None
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebooks_record_the_version_the_checks_expect(assignment):
+    qs = load(assignment)
+    for folder in ("solutions", "exercises"):
+        assert version_mismatch(qs, read(ROOT / folder / NOTEBOOKS[assignment])["metadata"]) is None
 
 
 # ------------------------------------------------------------------------------- reference answers

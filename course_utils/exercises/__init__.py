@@ -6,7 +6,9 @@
 
 In a notebook: ``from course_utils.exercises import ex02; ex02.bind(globals())``, then
 ``q1.check()``, ``q1.hint()``, ``q1.solution()``. Each ``exNN`` / ``challengeN`` module holds a
-:class:`~course_utils.exercises.core.QuestionSet` named ``QUESTIONS`` and exposes its ``bind``.
+:class:`~course_utils.exercises.core.QuestionSet` named ``QUESTIONS`` and exposes its ``bind``;
+its ``VERSION`` is recorded in the notebooks' metadata. The solutions ``q1.solution()`` shows are
+copied from the solution notebooks into ``solutions.json`` by ``tools/build_exercises.py``.
 The grader (``python -m course_utils.grade``) loads the same sets by name.
 """
 
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import importlib
 
-from course_utils.exercises.core import Outcome, Question, QuestionSet, Wrong, export_answers, to_jsonable
+from course_utils.exercises.core import (Outcome, Question, QuestionSet, Wrong, export_answers, to_jsonable,
+                                         version_mismatch)
 
-__all__ = ["Outcome", "Question", "QuestionSet", "Wrong", "export_answers", "to_jsonable", "load", "ASSIGNMENTS"]
+__all__ = ["Outcome", "Question", "QuestionSet", "Wrong", "export_answers", "to_jsonable", "version_mismatch",
+           "load", "ASSIGNMENTS"]
 
 # Assignment name -> module; each module defines QUESTIONS.
 ASSIGNMENTS = {

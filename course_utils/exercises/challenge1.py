@@ -233,39 +233,38 @@ def check_conclusion(values, workdir):
     return "written."
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("challenge1", "Challenge 1 · Fine-tune a classifier and beat a baseline", [
     Question(
         "q1", f"Fine-tune the course's classifier for {EPOCHS} epochs; set `history` to the trainer's log history.",
         ("history",), check_history, points=2,
         hints=(f"`fine_tune(cfg, model, tokenizer, encoded, output_dir=..., num_train_epochs={EPOCHS})` "
-               "evaluates after every epoch.", "`result.trainer.state.log_history`."),
-        solution=NO_SOLUTION),
+               "evaluates after every epoch.", "`result.trainer.state.log_history`.")),
     Question(
         "q2", "Set `report` to the classification report of the fine-tuned model on the test split "
               "(a dict, with the label names).",
         ("report", "data_source"), check_report, points=2,
         hints=("`classification_report(y_true, y_pred, labels=range(len(LABELS)), target_names=LABELS, "
-               "output_dict=True, zero_division=0)`.",),
-        solution=NO_SOLUTION),
+               "output_dict=True, zero_division=0)`.",)),
     Question(
         "q3", "Train TF-IDF (words and word pairs) + logistic regression on the same training split; set "
               "`baseline_macro_f1` (test macro-F1).",
         ("baseline_macro_f1", "data_source"), check_baseline, points=2,
         hints=("`make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), "
-               "LogisticRegression(max_iter=2000))`.",),
-        solution=NO_SOLUTION),
+               "LogisticRegression(max_iter=2000))`.",)),
     Question(
         "q4", "Set `comparison` (a DataFrame: method, macro_f1, accuracy; one row per model) and `f1_gain` "
               "(fine-tuned minus baseline macro-F1).",
         ("report", "baseline_macro_f1", "comparison", "f1_gain"), check_comparison,
-        hints=("The fine-tuned row takes its numbers from `report`.",),
-        solution=NO_SOLUTION),
+        hints=("The fine-tuned row takes its numbers from `report`.",)),
     Question(
         "q5", "In a few sentences (`conclusion`): which would you deploy for this data, and why?",
         ("conclusion",), check_conclusion, points=2, auto=False,
         hints=("Weigh the scores against the cost (training time, hardware) and say how sure the "
-               "comparison is with a test split this size.",),
-        solution=NO_SOLUTION),
-])
+               "comparison is with a test split this size.",)),
+], version=VERSION, solutions_withheld=NO_SOLUTION)
 
 bind = QUESTIONS.bind

@@ -155,39 +155,38 @@ def check_recommendation(values, workdir):
     return "written."
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("challenge2", "Challenge 2 · To freeze or not to freeze", [
     Question(
         "q1", "Set `n_layers`, `n_frozen` (the first 4, or all but the last for a model with 4 or fewer), "
               "`trainable_full` and `trainable_frozen`.",
         ("n_layers", "n_frozen", "trainable_full", "trainable_frozen"), check_counts,
         hints=("`model.config.num_hidden_layers`; `freeze_layers(model, n_frozen)` returns a report with "
-               "`.trainable` and `.total`.",),
-        solution=NO_SOLUTION),
+               "`.trainable` and `.total`.",)),
     Question(
         "q2", "Fine-tune both ways; set `predictions_full`, `predictions_frozen` (test label ids) and "
               "`results` (a DataFrame: setup ('full' / 'frozen'), macro_f1, seconds).",
         ("predictions_full", "predictions_frozen", "results"), check_results, points=2,
         hints=("Freeze a fresh classifier with freeze_layers, then train it with the same fine_tune call.",
-               "`result.seconds` is the training time."),
-        solution=NO_SOLUTION),
+               "`result.seconds` is the training time.")),
     Question(
         "q3", "Set `f1_difference` (frozen minus full test macro-F1) and `f1_difference_ci` ([low, high], "
               "its 95 % bootstrap interval from `difference_interval`).",
         ("predictions_full", "predictions_frozen", "f1_difference", "f1_difference_ci"), check_difference,
         hints=("`difference_interval(y_test, [predictions_frozen], [predictions_full])` pairs the two on the "
-               "same test texts.",),
-        solution=NO_SOLUTION),
+               "same test texts.",)),
     Question(
         "q4", "Set `speedup`: full training time divided by frozen training time, from `results`.",
         ("results", "speedup"), check_speedup,
-        hints=("Index `results` by setup first.",),
-        solution=NO_SOLUTION),
+        hints=("Index `results` by setup first.",)),
     Question(
         "q5", "Which is better for this dataset size, and why? Weigh macro-F1, its interval and the training "
               "time in `recommendation` (a few sentences).",
         ("recommendation",), check_recommendation, points=2, auto=False,
-        hints=("Is the difference in macro-F1 separated from zero? Is the time saved worth it at this size?",),
-        solution=NO_SOLUTION),
-])
+        hints=("Is the difference in macro-F1 separated from zero? Is the time saved worth it at this size?",)),
+], version=VERSION, solutions_withheld=NO_SOLUTION)
 
 bind = QUESTIONS.bind

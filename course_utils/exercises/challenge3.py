@@ -244,6 +244,10 @@ def check_comment(values, workdir):
     return "written."
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("challenge3", "Challenge 3 · Your own instructions", [
     Question(
         "q1", f"Write at least {MIN_EXAMPLES} instruction records for one task to `{DATASET_FILE}` (one JSON object "
@@ -251,21 +255,18 @@ QUESTIONS = QuestionSet("challenge3", "Challenge 3 · Your own instructions", [
         ("n_examples", "task_description"), check_dataset, files=(DATASET_FILE,),
         hints=("Generate them from a few instruction phrasings and varied inputs: a template and a loop.",
                "Write with `json.dumps(record)` per line; every record needs instruction, input (\"\" if none) "
-               "and output."),
-        solution=NO_SOLUTION),
+               "and output.")),
     Question(
         "q2", f"Set `test_prompts`: {N_TEST} new prompts for the same task (records with instruction and input), "
               f"none of them in `{DATASET_FILE}`.",
         ("test_prompts",), check_test_prompts, files=(DATASET_FILE,),
-        hints=("Make them before you write the training file, and skip any generated prompt that is a test prompt.",),
-        solution=NO_SOLUTION),
+        hints=("Make them before you write the training file, and skip any generated prompt that is a test prompt.",)),
     Question(
         "q3", "Encode your records with `encode_records` at a `max_length` you choose. Set `max_length`, "
               "`n_dropped` and `first_labels` (the labels of your file's first record).",
         ("max_length", "n_dropped", "first_labels"), check_encoding, files=(DATASET_FILE,),
         hints=("`encode_records(records, tokenizer, max_length)`: `.examples[0]['labels']` if the first record fits, "
-               "`.dropped` lists the others.",),
-        solution=NO_SOLUTION),
+               "`.dropped` lists the others.",)),
     Question(
         "q4", "Instruction-tune a fresh model on your encoded records and answer the test prompts. Set "
               "`loss_history` (the logged training losses) and `responses` (one answer per test prompt).",
@@ -273,20 +274,17 @@ QUESTIONS = QuestionSet("challenge3", "Challenge 3 · Your own instructions", [
         hints=("Lesson 05's recipe: `DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)` and the "
                "`label_positions_trainer_class()` Trainer.",
                "`generate(model, tokenizer, [format_prompt(p['instruction'], p['input']) for p in test_prompts], "
-               "max_new_tokens=...)`."),
-        solution=NO_SOLUTION),
+               "max_new_tokens=...)`.")),
     Question(
         "q5", f"Rate each of the {N_TEST} responses from 1 (useless) to 5 (as good as you would write). Set `ratings` "
               "(a DataFrame: instruction, response, rating) and `average_rating`.",
         ("ratings", "average_rating", "responses"), check_ratings, points=2, auto=False,
-        hints=("Write down what each score means before you read the answers.",),
-        solution=NO_SOLUTION),
+        hints=("Write down what each score means before you read the answers.",)),
     Question(
         "q6", "How good is the tuned model at your task, and why? Set `quality_comment` (a paragraph: what the "
               "ratings show, and what in your data or training explains them).",
         ("quality_comment",), check_comment, points=2, auto=False,
-        hints=("Which prompts did it get right, which wrong? Were they like your training records?",),
-        solution=NO_SOLUTION),
-])
+        hints=("Which prompts did it get right, which wrong? Were they like your training records?",)),
+], version=VERSION, solutions_withheld=NO_SOLUTION)
 
 bind = QUESTIONS.bind

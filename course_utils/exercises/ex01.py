@@ -198,6 +198,10 @@ def check_class_weights(values, workdir):
                 f"{balanced:.3f}. Check the settings and the splits.")
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("ex01", "Exercise 01 · Audit a vendor's delivery", [
     Question(
         "q1", "How many raw rows are unusable (text missing, text empty or blank, or label missing)? "
@@ -206,52 +210,31 @@ QUESTIONS = QuestionSet("ex01", "Exercise 01 · Audit a vendor's delivery", [
         hints=("Build one True/False mask per fault and combine them with `|`, so a row with two "
                "faults counts once.",
                "`is_missing(t) or not t.strip()` catches missing and blank texts; "
-               "`raw['label'].map(is_missing)` the missing labels."),
-        solution='unusable = raw["text"].map(lambda t: is_missing(t) or not t.strip()) | raw["label"].map(is_missing)\n'
-                 "n_unusable = int(unusable.sum())"),
+               "`raw['label'].map(is_missing)` the missing labels.")),
     Question(
         "q2", "Measure the clean training texts in tokens (special tokens included). Set `longest_tokens` "
               "and `n_cut_at_64` (how many texts max_length=64 would truncate).",
         ("longest_tokens", "n_cut_at_64"), check_lengths,
         hints=("`len(tokenizer(text)['input_ids'])` is a text's length as the model sees it.",
-               "Truncation cuts the texts *longer* than max_length."),
-        solution='train_texts = clean.loc[clean["split"] == "train", "text"]\n'
-                 'lengths = train_texts.map(lambda t: len(tokenizer(t)["input_ids"]))\n'
-                 "longest_tokens = int(lengths.max())\n"
-                 "n_cut_at_64 = int((lengths > 64).sum())"),
+               "Truncation cuts the texts *longer* than max_length.")),
     Question(
         "q3", "Among the usable raw rows, which ids does deduplication on normalised text drop "
               "(keeping the lowest id of each group)? Set `dropped_ids` to a sorted list.",
         ("dropped_ids",), check_dropped,
         hints=("Sort the usable rows by id, then `.duplicated()` on `normalize_text(text)` marks every "
-               "copy after the first.",),
-        solution='usable = raw[~unusable].sort_values("id")\n'
-                 'copies = usable["text"].map(normalize_text).duplicated()\n'
-                 'dropped_ids = sorted(usable.loc[copies, "id"])'),
+               "copy after the first.",)),
     Question(
         "q4", "How many usable rows of the vendor's validation split have a normalised copy in its "
               "training split? Set `n_validation_leaked`.",
         ("n_validation_leaked",), check_validation_leaks,
-        hints=("Make the set of normalised training texts, then test each validation text's key with `.isin`.",),
-        solution='usable = raw[~unusable]\n'
-                 'train_keys = set(usable.loc[usable["split"] == "train", "text"].map(normalize_text))\n'
-                 'validation_keys = usable.loc[usable["split"] == "validation", "text"].map(normalize_text)\n'
-                 "n_validation_leaked = int(validation_keys.isin(train_keys).sum())"),
+        hints=("Make the set of normalised training texts, then test each validation text's key with `.isin`.",)),
     Question(
         "q5", "Train the TF-IDF baseline on the clean training split without and with "
               "class_weight='balanced'; set `f1_plain` and `f1_balanced` (test macro-F1).",
         ("f1_plain", "f1_balanced"), check_class_weights,
         hints=("`make_pipeline(TfidfVectorizer(sublinear_tf=True), LogisticRegression(max_iter=2000, "
                "class_weight=...))`, fitted on the train rows' text and label.",
-               "`f1_score(test['label'], model.predict(test['text']), average='macro')`."),
-        solution='train, test = clean[clean["split"] == "train"], clean[clean["split"] == "test"]\n'
-                 "scores = {}\n"
-                 'for weight in (None, "balanced"):\n'
-                 "    model = make_pipeline(TfidfVectorizer(sublinear_tf=True),\n"
-                 "                          LogisticRegression(max_iter=2000, class_weight=weight))\n"
-                 '    model.fit(train["text"], train["label"])\n'
-                 '    scores[weight] = f1_score(test["label"], model.predict(test["text"]), average="macro")\n'
-                 'f1_plain, f1_balanced = scores[None], scores["balanced"]'),
-])
+               "`f1_score(test['label'], model.predict(test['text']), average='macro')`.")),
+], version=VERSION)
 
 bind = QUESTIONS.bind

@@ -164,58 +164,41 @@ def check_fine_tune(values, workdir):
     return f"macro-F1 {got['macro_f1']:.3f} from your predictions."
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("ex02", "Exercise 02 · Baselines, freezing and fine-tuning", [
     Question(
         "q1", "What do accuracy and macro-F1 on the test split come to if the model always answers the "
               "training split's largest class? Set `majority_accuracy` and `majority_macro_f1`.",
         ("majority_accuracy", "majority_macro_f1"), check_majority,
         hints=("The largest class of splits['train'] has label id 0; score `[0] * len(y_test)`.",
-               "`classification_metrics(y_test, predictions)` returns both scores."),
-        solution="majority = classification_metrics(y_test, [0] * len(y_test))\n"
-                 'majority_accuracy, majority_macro_f1 = majority["accuracy"], majority["macro_f1"]'),
+               "`classification_metrics(y_test, predictions)` returns both scores.")),
     Question(
         "q2", "Score the TF-IDF baseline with single words and with words plus word pairs. Set `f1_words` "
               "and `f1_word_pairs` (test macro-F1).",
         ("f1_words", "f1_word_pairs"), check_ngrams,
-        hints=("Only `ngram_range` changes: (1, 1) and (1, 2).",),
-        solution="scores = {}\n"
-                 "for ngrams in ((1, 1), (1, 2)):\n"
-                 "    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=ngrams),\n"
-                 "                          LogisticRegression(max_iter=2000))\n"
-                 '    model.fit(splits["train"]["text"], splits["train"]["label"])\n'
-                 '    scores[ngrams] = classification_metrics(y_test, model.predict(splits["test"]["text"]))["macro_f1"]\n'
-                 "f1_words, f1_word_pairs = scores[(1, 1)], scores[(1, 2)]"),
+        hints=("Only `ngram_range` changes: (1, 1) and (1, 2).",)),
     Question(
         "q3", "Freeze the embeddings and the first 2 layers of a fresh classifier. Set `n_trainable` "
               "(parameters that still train) and `n_total`.",
         ("n_trainable", "n_total"), check_freeze,
         hints=("`freeze_layers(model, 2)` does the freezing and returns a report.",
-               "Count with `sum(p.numel() for p in model.parameters() if p.requires_grad)`."),
-        solution="model = new_classifier(cfg.encoder, seed=0)\n"
-                 "freeze_layers(model, 2)\n"
-                 "n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)\n"
-                 "n_total = sum(p.numel() for p in model.parameters())"),
+               "Count with `sum(p.numel() for p in model.parameters() if p.requires_grad)`.")),
     Question(
         "q4", "How many token positions does the test split fill, in batches of 16 in its order, padded "
               "to 128 and padded per batch? Set `tokens_padded_to_max` and `tokens_padded_per_batch`.",
         ("tokens_padded_to_max", "tokens_padded_per_batch"), check_padding,
         hints=("`encoded['test']['input_ids']` holds each text's ids, already truncated at 128.",
-               "A batch padded to its longest text fills len(batch) * max(lengths in it) positions."),
-        solution='lengths = [len(ids) for ids in encoded["test"]["input_ids"]]\n'
-                 "tokens_padded_to_max = 128 * len(lengths)\n"
-                 "tokens_padded_per_batch = sum(len(lengths[i:i + 16]) * max(lengths[i:i + 16])\n"
-                 "                              for i in range(0, len(lengths), 16))"),
+               "A batch padded to its longest text fills len(batch) * max(lengths in it) positions.")),
     Question(
         "q5", "Fine-tune a fresh classifier with `fine_tune` and predict the test split. Set "
               "`ft_predictions` (one label per test text) and `ft_macro_f1`.",
         ("ft_predictions", "ft_macro_f1"), check_fine_tune,
         hints=("`result = fine_tune(cfg, new_classifier(cfg.encoder, seed=0), tokenizer, encoded, "
                "output_dir='trainer_output/ex02')`.",
-               "`result.trainer.predict(encoded['test']).predictions.argmax(-1)` gives the label ids."),
-        solution="result = fine_tune(cfg, new_classifier(cfg.encoder, seed=0), tokenizer, encoded,\n"
-                 '                   output_dir="trainer_output/ex02", seed=0)\n'
-                 'ft_predictions = result.trainer.predict(encoded["test"]).predictions.argmax(-1)\n'
-                 'ft_macro_f1 = classification_metrics(y_test, ft_predictions)["macro_f1"]'),
-])
+               "`result.trainer.predict(encoded['test']).predictions.argmax(-1)` gives the label ids.")),
+], version=VERSION)
 
 bind = QUESTIONS.bind

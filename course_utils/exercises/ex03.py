@@ -189,57 +189,43 @@ def check_shared(values, workdir):
     return f"{len(expected)} errors shared."
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("ex03", "Exercise 03 · Reading a classifier's mistakes", [
     Question(
         "q1", "Set `predicted_labels` (test id -> predicted label name) and `wrong_ids` (the ids the "
               "model got wrong).",
         ("predicted_labels", "wrong_ids"), check_errors,
-        hints=("`predictions` has one row per test text with `id`, `predicted` and `correct`.",),
-        solution='predicted_labels = dict(zip(predictions["id"], predictions["predicted"]))\n'
-                 'wrong_ids = predictions.loc[~predictions["correct"], "id"].tolist()'),
+        hints=("`predictions` has one row per test text with `id`, `predicted` and `correct`.",)),
     Question(
         "q2", "Set `confusion` (a DataFrame of counts, rows = true class, columns = predicted, in LABELS "
               "order) and `accuracy` computed from it.",
         ("confusion", "accuracy"), check_confusion,
         hints=("`confusion_matrix(true, predicted, labels=LABELS)` from scikit-learn.",
-               "Accuracy is the diagonal's total over all texts: `np.trace(m) / m.sum()`."),
-        solution='counts = confusion_matrix(predictions["true"], predictions["predicted"], labels=LABELS)\n'
-                 "confusion = pd.DataFrame(counts, index=LABELS, columns=LABELS)\n"
-                 "accuracy = np.trace(counts) / counts.sum()"),
+               "Accuracy is the diagonal's total over all texts: `np.trace(m) / m.sum()`.")),
     Question(
         "q3", "From `confusion`, which class has the lowest recall, and what is it? Set `weakest_class` "
               "and `weakest_recall`.",
         ("confusion", "weakest_class", "weakest_recall"), check_weakest,
-        hints=("Recall of a class: its diagonal count over its row's total.",),
-        solution="recall = np.diag(confusion) / confusion.sum(axis=1)\n"
-                 "weakest_class = recall.idxmin()\n"
-                 "weakest_recall = recall.min()"),
+        hints=("Recall of a class: its diagonal count over its row's total.",)),
     Question(
         "q4", "Accuracy on the hard cross-domain test texts and on the others: set `acc_hard` and `acc_other`.",
         ("predicted_labels", "acc_hard", "acc_other"), check_hard,
-        hints=("`predictions['hard']` marks the hard cases; average `correct` in each group.",),
-        solution='acc_hard = predictions.loc[predictions["hard"], "correct"].mean()\n'
-                 'acc_other = predictions.loc[~predictions["hard"], "correct"].mean()'),
+        hints=("`predictions['hard']` marks the hard cases; average `correct` in each group.",)),
     Question(
         "q5", "Set `confidence` (test id -> confidence of the predicted class) and `ece`, the expected "
               "calibration error over 10 bins.",
         ("predicted_labels", "confidence", "ece"), check_calibration,
-        hints=("`expected_calibration_error(confidence, correct, n_bins=10)` from course_utils.evaluation.",),
-        solution='confidence = dict(zip(predictions["id"], predictions["confidence"]))\n'
-                 'ece = expected_calibration_error(predictions["confidence"], predictions["correct"], n_bins=10)'),
+        hints=("`expected_calibration_error(confidence, correct, n_bins=10)` from course_utils.evaluation.",)),
     Question(
         "q6", "Train the lesson's TF-IDF baseline (words and word pairs) on splits['train']; set "
               "`baseline_wrong_ids` (test ids it gets wrong) and `shared_wrong_ids` (wrong for both models).",
         ("predicted_labels", "baseline_wrong_ids", "shared_wrong_ids"), check_shared,
         hints=("Fit `make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), "
                "LogisticRegression(max_iter=2000))` on the training texts and their label names.",
-               "Shared errors: the intersection of two sets of ids."),
-        solution="tfidf = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),\n"
-                 "                      LogisticRegression(max_iter=2000))\n"
-                 'tfidf.fit(splits["train"]["text"], [LABELS[i] for i in splits["train"]["label"]])\n'
-                 'baseline_wrong = tfidf.predict(predictions["text"]) != predictions["true"]\n'
-                 'baseline_wrong_ids = predictions.loc[baseline_wrong, "id"].tolist()\n'
-                 "shared_wrong_ids = sorted(set(wrong_ids) & set(baseline_wrong_ids))"),
-])
+               "Shared errors: the intersection of two sets of ids.")),
+], version=VERSION)
 
 bind = QUESTIONS.bind

@@ -205,16 +205,17 @@ def check_anchor(values, workdir):
                 f"{ANCHOR_STRENGTH} * {n:,} * {SHIFT}^2 = {want:.4g}.")
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevented", [
     Question(
         "q1", "Measure the pretrained language model's perplexity on the general text and on the held-out "
               "domain texts. Set `ppl_general_before` and `ppl_domain_before`.",
         ("ppl_general_before", "ppl_domain_before"), check_before,
         hints=("`perplexity(model, tokenizer, texts)` from course_utils.forgetting, with its default window.",
-               "General text: `corpus.general_text('heldout')`; domain: `splits['test']['text']`."),
-        solution="model = fresh_model()\n"
-                 "ppl_general_before = perplexity(model, tokenizer, general)\n"
-                 "ppl_domain_before = perplexity(model, tokenizer, domain_test)"),
+               "General text: `corpus.general_text('heldout')`; domain: `splits['test']['text']`.")),
     Question(
         "q2", "Continue pretraining a fresh model on the domain training texts (the question's learning rate "
               "and epochs) and measure it again. Set `ppl_general_after`, `ppl_domain_after`, `forgotten` "
@@ -223,50 +224,26 @@ QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevent
         check_after,
         hints=("`continue_pretraining(cfg, model, tokenizer, domain_train, name=..., learning_rate=LR, "
                "epochs=EPOCHS, output_dir=...)` trains `model` in place.",
-               "Forgotten is a rise in general perplexity; learned is a fall in domain perplexity."),
-        solution="model = fresh_model()\n"
-                 'continue_pretraining(cfg, model, tokenizer, domain_train, name="ex04", learning_rate=LR,\n'
-                 '                     epochs=EPOCHS, output_dir="trainer_output/ex04")\n'
-                 "ppl_general_after = perplexity(model, tokenizer, general)\n"
-                 "ppl_domain_after = perplexity(model, tokenizer, domain_test)\n"
-                 "forgotten = ppl_general_after - ppl_general_before\n"
-                 "learned = ppl_domain_before - ppl_domain_after"),
+               "Forgotten is a rise in general perplexity; learned is a fall in domain perplexity.")),
     Question(
         "q3", "Freeze the last half of a fresh model's blocks, embeddings kept trainable. Set `frozen_blocks` "
               "(indices of the frozen blocks), `n_trainable_last` and `n_total_lm`.",
         ("frozen_blocks", "n_trainable_last", "n_total_lm"), check_freeze_last,
         hints=("`freeze_layers(model, n_layers // 2, embeddings=False, which='last')`.",
                "A block is frozen when none of its parameters has requires_grad=True; the blocks are "
-               "`model.transformer.h`."),
-        solution="model = fresh_model()\n"
-                 "half = model.config.n_layer // 2\n"
-                 'freeze_layers(model, half, embeddings=False, which="last")\n'
-                 "frozen_blocks = [i for i, block in enumerate(model.transformer.h)\n"
-                 "                 if not any(p.requires_grad for p in block.parameters())]\n"
-                 "n_trainable_last = sum(p.numel() for p in model.parameters() if p.requires_grad)\n"
-                 "n_total_lm = sum(p.numel() for p in model.parameters())"),
+               "`model.transformer.h`.")),
     Question(
         "q4", "Mix general text into the domain training texts with `replay_mix(..., 0.25)`. Set `n_replayed` "
               "(general texts added) and `replay_share` (their share of the mix).",
         ("n_replayed", "replay_share"), check_replay,
-        hints=("The mix holds every domain text plus the general ones: count len(mixed) - len(domain_train).",),
-        solution="mixed = replay_mix(domain_train, general_train, 0.25)\n"
-                 "n_replayed = len(mixed) - len(domain_train)\n"
-                 "replay_share = n_replayed / len(mixed)"),
+        hints=("The mix holds every domain text plus the general ones: count len(mixed) - len(domain_train).",)),
     Question(
         "q5", "Write the anchor penalty `strength * sum((w - w0) ** 2)` yourself and evaluate it with strength 0.1 "
               "after moving every weight of a fresh model's last block by +0.01. Set `anchor_penalty`.",
         ("anchor_penalty",), check_anchor,
         hints=("Keep `{n: p.detach().clone() for n, p in model.named_parameters()}` before moving anything.",
                "Sum `((p - reference[n]) ** 2).sum()` over every parameter, then multiply by the strength. "
-               "An `anchor = WeightAnchor(model, 0.1)` made before the move should agree: `anchor.penalty(model)`."),
-        solution="model = fresh_model()\n"
-                 "reference = {n: p.detach().clone() for n, p in model.named_parameters()}\n"
-                 "with torch.no_grad():\n"
-                 "    for p in model.transformer.h[-1].parameters():\n"
-                 "        p += 0.01\n"
-                 "anchor_penalty = 0.1 * sum(((p - reference[n]) ** 2).sum().item()\n"
-                 "                           for n, p in model.named_parameters())"),
-])
+               "An `anchor = WeightAnchor(model, 0.1)` made before the move should agree: `anchor.penalty(model)`.")),
+], version=VERSION)
 
 bind = QUESTIONS.bind

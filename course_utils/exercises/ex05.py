@@ -228,6 +228,10 @@ def check_padding(values, workdir):
     return None
 
 
+# Raise when a question changes what it asks, its variables or its check: notebooks record the
+# version they were made for, and the grader warns about a submission made for another one.
+VERSION = 1
+
 QUESTIONS = QuestionSet("ex05", "Exercise 05 · Instruction data, done right", [
     Question(
         "q1", f"Write the prompts of records {PROMPT_IDS['prompt_with_input']!r} (with an input) and "
@@ -236,45 +240,30 @@ QUESTIONS = QuestionSet("ex05", "Exercise 05 · Instruction data, done right", [
         ("prompt_with_input", "prompt_without_input"), check_prompts,
         hints=("print(format_prompt('Do it.', 'Some input.')) shows the format: compare with repr().",
                "Headers '### Instruction:', '### Input:', '### Response:', each section followed by a blank "
-               "line, and the prompt ends with a newline after '### Response:'."),
-        solution='a, b = by_id["note_type-002"], by_id["definition-001"]\n'
-                 'prompt_with_input = (f"### Instruction:\\n{a[\'instruction\']}\\n\\n"\n'
-                 '                     f"### Input:\\n{a[\'input\']}\\n\\n### Response:\\n")\n'
-                 'prompt_without_input = f"### Instruction:\\n{b[\'instruction\']}\\n\\n### Response:\\n"'),
+               "line, and the prompt ends with a newline after '### Response:'.")),
     Question(
         "q2", f"Encode record {ENCODE_ID!r} with `encode_example` (max_length {ENCODE_MAX_LENGTH}). Set "
               "`example_labels` (its labels) and `n_trained` (positions the loss trains on).",
         ("example_labels", "n_trained"), check_labels,
         hints=("`encode_example(format_prompt(instruction, input), output, tokenizer, 128)` returns a dict.",
-               "The loss skips positions labelled -100; count the others."),
-        solution='row = by_id["definition-002"]\n'
-                 'example = encode_example(format_prompt(row["instruction"], row["input"]), row["output"], tokenizer, 128)\n'
-                 'example_labels = example["labels"]\n'
-                 "n_trained = sum(label != -100 for label in example_labels)"),
+               "The loss skips positions labelled -100; count the others.")),
     Question(
         "q3", f"How many training records does `encode_records` drop at max_length {DROP_MAX_LENGTH}? Set "
               "`n_dropped`.",
         ("n_dropped",), check_dropped,
-        hints=("`encode_records(train_records, tokenizer, 128)` returns the examples and the dropped ids.",),
-        solution="n_dropped = len(encode_records(train_records, tokenizer, 128).dropped)"),
+        hints=("`encode_records(train_records, tokenizer, 128)` returns the examples and the dropped ids.",)),
     Question(
         "q4", "Generate answers to the held-out note-type prompts with the untuned model (greedy, 4 new tokens) "
               "and score them. Set `untuned_answers`, `untuned_exact_match` and `majority_rate`.",
         ("untuned_answers", "untuned_exact_match", "majority_rate"), check_exact_match,
         hints=("`generate(model, tokenizer, prompts, max_new_tokens=4)`, then `exact_match(answers, labels)`.",
                "The majority rate is the share of the most common label: "
-               "`note_type['output'].value_counts(normalize=True).max()`."),
-        solution="untuned_answers = generate(fresh_model(), tokenizer, note_prompts, max_new_tokens=4)\n"
-                 'untuned_exact_match = np.mean(exact_match(untuned_answers, note_type["output"]))\n'
-                 'majority_rate = note_type["output"].value_counts(normalize=True).max()'),
+               "`note_type['output'].value_counts(normalize=True).max()`.")),
     Question(
         "q5", "On which side is a batch of prompts padded for generation, and why? Set "
               "`generation_padding_side` ('left' or 'right') and `padding_reason` (a sentence).",
         ("generation_padding_side", "padding_reason"), check_padding,
-        hints=("Where does a decoder-only model write its first new token? What sits there with each side?",),
-        solution='generation_padding_side = "left"\n'
-                 'padding_reason = ("The model writes after the last position of its input, so the pads go on the left: "\n'
-                 '                  "with right padding they would stand between a short prompt and its answer.")'),
-])
+        hints=("Where does a decoder-only model write its first new token? What sits there with each side?",)),
+], version=VERSION)
 
 bind = QUESTIONS.bind
