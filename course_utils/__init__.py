@@ -5,13 +5,26 @@
 >>> cfg.profile
 'smoke'
 
-Modules, one concern each: ``profiles`` (smoke / cpu / gpu and :func:`setup`), ``models``
-(where models live, loading them), ``data`` (the bundled data), ``audit`` and ``cleaning``
-(lesson 01), ``training``, ``classifier`` and ``evaluation`` (lessons 02 and 03), ``stats``
-(bootstrap intervals), ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor),
-``instruct`` (instruction formatting and masking), ``corpus`` (offline general text and domain
-prose), ``results`` (recorded numbers rendered into prose), ``tiny_models`` (building and
-checking the bundled tiny models), ``colab`` (the setup cell).
+Modules, one concern each:
+
+- setup and models: ``profiles`` (smoke / cpu / gpu and :func:`setup`), ``models`` (where the
+  models live, loading them, parameter counts, device, eval mode), ``tiny_models`` (building and
+  checking the bundled tiny models), ``colab`` (the setup cell every notebook starts with);
+- data: ``data`` (the bundled data), ``corpus`` (offline general text and domain prose),
+  ``audit`` and ``cleaning`` (lesson 01), ``leakage`` (what a test-set leak does to a score);
+- training: ``training`` (the ``TrainingArguments`` presets, freezing, label checks),
+  ``recipes`` (each classification method's recipe per profile), ``classifier`` (fine-tuning a
+  classifier, the cached one of later lessons), ``lm`` (continued pretraining), ``instruct``
+  (instruction formatting, masking, generation);
+- measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``stats``
+  (bootstrap intervals), ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor),
+  ``results`` (recorded numbers rendered into prose);
+- exercises and grading: ``exercises`` (the questions bound into the practice notebooks),
+  ``grade`` (the grader's command line), ``grading`` (the grader itself: limits, loading,
+  integrity, processes, sandbox user, the runner of one submission, execution, read-back,
+  gradebook);
+- shared plumbing: ``validation`` (input checks with messages that name the fix), ``files``
+  (atomic writes, careful reads), ``jsonable`` (plain JSON from a notebook's values).
 """
 
 __version__ = "0.1.0"

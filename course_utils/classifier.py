@@ -12,16 +12,15 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from course_utils import data
 from course_utils.evaluation import compute_metrics
+from course_utils.models import device_of, eval_mode, load_pretrained
 from course_utils.training import check_classifier_setup, training_args
 
 
@@ -40,7 +39,6 @@ def new_classifier(name: str, *, seed: int = 0, pretrained: bool = True):
     architecture with random weights (the control that shows what pretraining is worth)."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from course_utils.models import load_pretrained
     from course_utils.profiles import seed_everything
 
     from transformers.utils import logging as hf_logging
@@ -63,7 +61,7 @@ def new_classifier(name: str, *, seed: int = 0, pretrained: bool = True):
 @dataclass
 class FineTuneResult:
     trainer: object
-    seconds: float
+    seconds: float  # the training time Trainer measured (its train_runtime)
     history: list
 
     @property
@@ -92,14 +90,8 @@ def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0,
     if quiet:
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
-    start = time.perf_counter()
-    trainer.train()
-    return FineTuneResult(trainer, time.perf_counter() - start, trainer.state.log_history)
-
-
-def predict_logits(trainer, dataset) -> np.ndarray:
-    """Logits for ``dataset`` in its order (pair them with ``dataset["id"]``)."""
-    return np.asarray(trainer.predict(dataset).predictions)
+    output = trainer.train()
+    return FineTuneResult(trainer, output.metrics["train_runtime"], trainer.state.log_history)
 
 
 @torch.no_grad()
@@ -107,19 +99,15 @@ def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 1
     """Feature extraction: the mean of the last hidden states over real (non-pad) tokens, one
     row per text, computed once with the backbone in eval mode (no dropout)."""
     base = getattr(model, "base_model", model)
-    was_training = base.training
-    base.eval()
-    device = next(base.parameters()).device
+    device = device_of(base)
     rows = []
-    try:
+    with eval_mode(base):
         for i in range(0, len(texts), batch_size):
             enc = tokenizer(list(texts[i : i + batch_size]), truncation=True, max_length=max_length,
                             padding=True, return_tensors="pt").to(device)
             hidden = base(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             rows.append(((hidden * mask).sum(1) / mask.sum(1)).float().cpu())
-    finally:
-        base.train(was_training)
     return torch.cat(rows).numpy()
 
 
@@ -152,8 +140,6 @@ def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
     transformers version, so a change to any of them trains a new classifier.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from course_utils.models import load_pretrained
 
     folder = _cache_root() / f"classifier-{cfg.profile}-{_cache_key(cfg, seed)}"
     if retrain and folder.exists():

@@ -21,6 +21,9 @@ import sysconfig
 from importlib import resources
 from pathlib import Path
 
+# The domains of the unlabeled prose are the labels of the classification data.
+from course_utils.data import LABELS as DOMAINS
+
 # Reference topics kept out of pretraining; forgetting and the tiny-model gates are measured
 # on them. All exist in pydoc_data.topics of Python 3.10 to 3.13.
 HELD_OUT_TOPICS: tuple[str, ...] = (
@@ -42,8 +45,6 @@ _SKIPPED_STDLIB_PARTS = frozenset(
     {"test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "turtledemo",
      "ensurepip", "tkinter", "__pycache__", "pydoc_data", "__phello__"}
 )
-
-DOMAINS: tuple[str, ...] = ("medical", "finance", "legal")
 
 _MIN_WORDS = 6
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from course_utils.stats import Interval, bootstrap_ci
 
@@ -96,12 +97,6 @@ def difference_interval(y_true: Sequence, predictions_a: Sequence[Sequence], pre
     return bootstrap_ci(diff, len(y_true), n_boot=n_boot, seed=seed)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def prediction_frame(logits, dataset, label_names: Sequence[str], *, ids: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per example: ``id, text, true, predicted, confidence, loss, correct`` (and ``hard``).
 
@@ -122,7 +117,7 @@ def prediction_frame(logits, dataset, label_names: Sequence[str], *, ids: Sequen
         raise ValueError(f"{len(logits)} rows of logits for {len(order)} ids.")
     if set(order) - set(frame["id"]):
         raise ValueError("Some prediction ids are not in the dataset: predictions and data disagree.")
-    probs = softmax(logits)
+    probs = softmax(logits, axis=-1)
     rows = frame.set_index("id").loc[order].reset_index()
     true = rows["label"].to_numpy()
     pred = probs.argmax(-1)
@@ -174,22 +169,15 @@ def expected_calibration_error(confidence, correct, n_bins: int = 10) -> float:
 
 
 def plot_confusion(y_true, y_pred, labels: Sequence[str], *, normalize: bool = False, ax=None):
-    """Confusion matrix heatmap; ``normalize=True`` divides each row by its true-class count."""
+    """Confusion matrix heatmap (scikit-learn's ``ConfusionMatrixDisplay``); ``normalize=True``
+    divides each row by its true-class count."""
     import matplotlib.pyplot as plt
-    from sklearn.metrics import confusion_matrix
+    from sklearn.metrics import ConfusionMatrixDisplay
 
-    matrix = confusion_matrix(y_true, y_pred, labels=list(labels)).astype(float)
-    if normalize:
-        matrix = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
     ax = ax or plt.subplots(figsize=(4, 3.5))[1]
-    ax.imshow(matrix, cmap="Blues")
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            text = f"{matrix[i, j]:.2f}" if normalize else f"{int(matrix[i, j])}"
-            ax.text(j, i, text, ha="center", va="center",
-                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=list(labels), normalize="true" if normalize else None, ax=ax,
+        cmap="Blues", colorbar=False, values_format=".2f" if normalize else "d")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("row-normalised" if normalize else "counts")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from course_utils.models import device_of, eval_mode
 from course_utils.validation import check_texts
 
 
@@ -57,13 +58,6 @@ def _resolve_window(model, window: int | None) -> int:
     return window
 
 
-def _model_device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
 @torch.no_grad()
 def causal_lm_nll(
     model, tokenizer, texts: Sequence[str], *, window: int | None = None, batch_size: int = 8
@@ -83,15 +77,13 @@ def causal_lm_nll(
         raise ValueError("The texts give fewer than 2 tokens: perplexity needs at least 2.")
     windows = [stream[i : i + window] for i in range(0, len(stream), window)]
     windows = [w for w in windows if len(w) >= 2]
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
+    device = device_of(model)
+    # Full windows share one length, so they batch without padding; the last may be short.
+    full = [w for w in windows if len(w) == window]
+    batches = [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
+    batches += [[w] for w in windows if len(w) != window]
     total_nll, total_tokens = 0.0, 0
-    try:
-        # Full windows share one length, so they batch without padding; the last may be short.
-        full = [w for w in windows if len(w) == window]
-        batches = [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
-        batches += [[w] for w in windows if len(w) != window]
+    with eval_mode(model):
         for batch in batches:
             ids = torch.tensor(batch, device=device)
             logits = model(input_ids=ids).logits.float()
@@ -100,8 +92,6 @@ def causal_lm_nll(
             nll = -logprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
             total_nll += nll.sum().item()
             total_tokens += target.numel()
-    finally:
-        model.train(was_training)
     return total_nll, total_tokens
 
 
@@ -152,11 +142,9 @@ def masked_lm_loss(
     body = window - 2
     chunks = [stream[i : i + body] for i in range(0, len(stream), body)]
     generator = torch.Generator().manual_seed(seed)
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
+    device = device_of(model)
     total, count = 0.0, 0
-    try:
+    with eval_mode(model):
         for start in range(0, len(chunks), batch_size):
             group = chunks[start : start + batch_size]
             longest = max(len(c) for c in group) + 2
@@ -179,8 +167,6 @@ def masked_lm_loss(
             )
             total += loss.item()
             count += int((labels != -100).sum())
-    finally:
-        model.train(was_training)
     return total / count
 
 
@@ -307,4 +293,4 @@ def masked_lm_from_classifier(classifier, pretrained_name: str):
         raise ValueError(f"The classifier's encoder does not match {pretrained_name}'s (differing weights: "
                          f"{only}): fine-tune a classifier from the same pretrained model.")
     mlm.base_model.load_state_dict(source)
-    return mlm.to(_model_device(classifier)).eval()
+    return mlm.to(device_of(classifier)).eval()

@@ -172,6 +172,7 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool 
     import torch
 
     from course_utils.forgetting import context_length
+    from course_utils.models import device_of, eval_mode
 
     prompts = list(prompts)
     if not prompts:
@@ -182,27 +183,24 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool 
     if context and longest + max_new_tokens > context:
         raise ValueError(f"The longest prompt is {longest} tokens; with max_new_tokens={max_new_tokens} it "
                          f"exceeds the model's context of {context}. Shorten the prompt or lower max_new_tokens.")
-    device = next(model.parameters()).device
+    device = device_of(model)
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    was_training = model.training
-    model.eval()
     if do_sample:
         torch.manual_seed(seed)
     answers: list[str] = []
     try:
-        for start in range(0, len(prompts), batch_size):
-            batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(device)
-            with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
+            for start in range(0, len(prompts), batch_size):
+                batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True,
+                                  add_special_tokens=False).to(device)
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                      temperature=temperature if do_sample else None,
                                      top_p=top_p if do_sample else None,
                                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            new = out[:, batch["input_ids"].shape[1]:]
-            answers += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+                new = out[:, batch["input_ids"].shape[1]:]
+                answers += [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
     finally:
         tokenizer.padding_side = side
-        model.train(was_training)
     return answers
 
 

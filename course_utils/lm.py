@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -46,7 +45,8 @@ def lm_blocks(tokenizer, texts: Sequence[str], block_size: int):
 
 @dataclass
 class LMRun:
-    """One continued-pretraining run: its settings, time and loss history."""
+    """One continued-pretraining run: its settings, training time (``Trainer``'s
+    ``train_runtime``, in seconds), optimizer steps and loss history."""
 
     name: str
     seconds: float
@@ -61,37 +61,30 @@ def continue_pretraining(cfg, model, tokenizer, texts: Sequence[str], *, name: s
     """Train ``model`` (in place) on ``texts`` as a language model with ``Trainer``.
 
     Blocks of ``block_size`` tokens (the profile's ``max_length`` by default), AdamW with
-    ``weight_decay``, linear warmup over 10 % of the steps then a cosine decay; ``anchor`` (a
+    ``weight_decay``, the arguments of :func:`course_utils.training.lm_args` (linear warmup over
+    10 % of the steps, then a cosine decay); ``anchor`` (a
     :class:`course_utils.forgetting.WeightAnchor`) adds its L2 pull toward the pretrained weights.
     Nothing is saved to disk. Frozen parameters (``requires_grad=False``) stay as they are.
     """
-    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers import Trainer, default_data_collator
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from course_utils.forgetting import anchored_trainer_class
+    from course_utils.training import lm_args
 
     if learning_rate <= 0 or epochs < 1:
         raise ValueError(f"learning_rate must be positive and epochs at least 1, got {learning_rate}, {epochs}.")
-    block_size = block_size or cfg.sizes.max_length
-    batch_size = batch_size or cfg.sizes.train_batch_size
-    blocks = lm_blocks(tokenizer, texts, block_size)
-    steps = -(-len(blocks) // batch_size) * epochs
-    args = TrainingArguments(
-        output_dir=output_dir, num_train_epochs=epochs, learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size, weight_decay=weight_decay,
-        warmup_steps=max(1, round(0.1 * steps)), lr_scheduler_type="cosine",
-        logging_strategy="steps", logging_steps=max(1, steps // 10), save_strategy="no",
-        report_to="none", disable_tqdm=True, seed=seed, use_cpu=cfg.device == "cpu",
-        dataloader_pin_memory=cfg.device == "cuda", **cfg.precision_args,
-    )
+    blocks = lm_blocks(tokenizer, texts, block_size or cfg.sizes.max_length)
+    args = lm_args(cfg, output_dir, train_examples=len(blocks), num_train_epochs=epochs,
+                   learning_rate=learning_rate, weight_decay=weight_decay, seed=seed,
+                   per_device_train_batch_size=batch_size or cfg.sizes.train_batch_size)
     kwargs = dict(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
     trainer = anchored_trainer_class()(anchor=anchor, **kwargs) if anchor is not None else Trainer(**kwargs)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    start = time.perf_counter()
-    trainer.train()
+    output = trainer.train()
     model.eval()
     settings = dict(learning_rate=learning_rate, epochs=epochs, weight_decay=weight_decay,
                     anchor=anchor.strength if anchor is not None else 0.0, texts=len(texts))
-    return LMRun(name, time.perf_counter() - start, trainer.state.global_step, settings,
+    return LMRun(name, output.metrics["train_runtime"], output.global_step, settings,
                  trainer.state.log_history)

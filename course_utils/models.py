@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import resources
 
 TINY_MODELS_DIR = str(resources.files("course_utils") / "pretrained")
@@ -46,15 +47,46 @@ def load_pretrained(auto_class, name: str, **kwargs):
 def parameter_count(model, trainable_only: bool = False) -> int:
     """Number of (trainable) parameters, counting tied weights once.
 
+    ``model.parameters()`` yields a tensor shared by two modules (GPT-2's input embeddings and
+    output layer) once, so summing over it counts the tie once.
+
     >>> import torch
     >>> parameter_count(torch.nn.Linear(3, 2))
     8
     """
-    seen: set[int] = set()
-    total = 0
-    for param in model.parameters():  # parameters() already yields a tied weight once
-        if id(param) in seen or (trainable_only and not param.requires_grad):
-            continue
-        seen.add(id(param))
-        total += param.numel()
-    return total
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def device_of(model) -> "torch.device":  # noqa: F821 (torch is imported on use)
+    """The device a model's weights are on (``cpu`` for a model without parameters).
+
+    >>> import torch
+    >>> device_of(torch.nn.Linear(3, 2)).type
+    'cpu'
+    """
+    import torch
+
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(model):
+    """Run the block with ``model`` in eval mode (no dropout), then put back the train/eval
+    mode each of its modules had, whatever happens in the block.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Dropout(0.5)).train()
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training

@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import platform
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -34,6 +33,8 @@ import numpy as np
 import torch
 
 from course_utils import corpus
+from course_utils.models import TINY_MODELS_DIR, parameter_count
+from course_utils.profiles import seed_everything
 
 SPECIAL_WORDPIECE = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ENDOFTEXT = "<|endoftext|>"
@@ -62,12 +63,6 @@ class BuildSettings:
 
 GPT2_SETTINGS = BuildSettings(layers=4, steps=900, peak_lr=2e-3)
 ENCODER_SETTINGS = BuildSettings(layers=6, steps=900, peak_lr=1e-3, warmup_steps=100)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 # ---------------------------------------------------------------------------- tokenizers
@@ -153,11 +148,12 @@ def encoder_config(s: BuildSettings, tokenizer):
 
 
 def _blocks(tokenizer, texts: list[str], block: int, separator: int, wrap: tuple[int, int] | None):
-    """Token ids of all texts as one stream, cut into rows of ``block`` tokens."""
-    stream: list[int] = []
-    for text in texts:
-        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
-        stream.append(separator)
+    """Token ids of all texts as one stream, each text ended by ``separator``, cut into rows of
+    ``block`` tokens (with ``wrap``'s first and last id around each row); a last partial row is
+    dropped."""
+    from course_utils.forgetting import token_stream
+
+    stream = token_stream(tokenizer, texts, separator) + [separator]
     body = block - (2 if wrap else 0)
     rows = [stream[i : i + body] for i in range(0, len(stream) - body + 1, body)]
     if wrap:
@@ -181,6 +177,15 @@ def _mask_for_mlm(ids: torch.Tensor, tokenizer, generator: torch.Generator):
 
 
 def _lr_at(step: int, s: BuildSettings) -> float:
+    """Learning rate of optimizer step ``step`` (0-based): linear warmup that reaches the peak at
+    the last warmup step, then a cosine to zero.
+
+    Written out rather than taken from transformers on purpose: the shipped weights were trained
+    with it, and no transformers schedule gives the same rate at every step, so any of them would
+    rebuild other weights. ``get_cosine_schedule_with_warmup`` starts its warmup at 0, one step
+    behind this one; ``get_cosine_with_min_lr_schedule_with_warmup_lr_rate`` warms up like this
+    one but runs its cosine one step ahead. A test compares them on the real builds' steps.
+    """
     if step < s.warmup_steps:
         return s.peak_lr * (step + 1) / s.warmup_steps
     progress = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
@@ -273,7 +278,7 @@ def evaluate_gpt2(path: str | Path) -> dict:
     return {
         "heldout_general_perplexity": round(perplexity(model, tok, general, window=128), 2),
         "random_weights_general_perplexity": round(perplexity(_random_twin(model), tok, general, window=128), 2),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameter_count(model),
     }
 
 
@@ -299,7 +304,7 @@ def evaluate_encoder(path: str | Path) -> dict:
         "tfidf_probe_accuracy": round(tfidf_probe_accuracy(texts, families), 4),
         "probe_task": f"{len(texts)} docstrings of {', '.join(corpus.PROBE_FAMILIES)}; "
         "70/30 stratified split; logistic regression on mean-pooled features",
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameter_count(model),
     }
 
 
@@ -356,12 +361,12 @@ def build_gpt2(out: Path, s: BuildSettings = GPT2_SETTINGS, evaluate: bool = Tru
     from transformers import GPT2LMHeadModel
 
     start = time.perf_counter()
-    _seed_everything(s.seed)
+    seed_everything(s.seed)
     texts = corpus.pretraining_corpus(s.domain_repeats)
     tok = train_bytelevel_bpe(texts, s.vocab_size)
     data = _blocks(tok, texts, s.block, tok.eos_token_id, wrap=None)
     print(f"tiny-gpt2: {len(data)} blocks of {s.block} tokens", flush=True)
-    _seed_everything(s.seed)
+    seed_everything(s.seed)
     model = GPT2LMHeadModel(gpt2_config(s, tok))
     history = _pretrain(model, data, s, lambda b, g: {"input_ids": b, "labels": b})
     return _save_with_card(out, model, tok, name="tiny-gpt2", stands_in_for="gpt2",
@@ -374,12 +379,12 @@ def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool
     from transformers import DistilBertForMaskedLM
 
     start = time.perf_counter()
-    _seed_everything(s.seed)
+    seed_everything(s.seed)
     texts = corpus.pretraining_corpus(s.domain_repeats)
     tok = train_wordpiece(texts, s.vocab_size)
     data = _blocks(tok, texts, s.block, tok.sep_token_id, wrap=(tok.cls_token_id, tok.sep_token_id))
     print(f"tiny-distilbert: {len(data)} blocks of {s.block} tokens", flush=True)
-    _seed_everything(s.seed)
+    seed_everything(s.seed)
     model = DistilBertForMaskedLM(encoder_config(s, tok))
 
     def make_batch(batch, generator):
@@ -394,8 +399,6 @@ def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    from course_utils import models
-
     parser = argparse.ArgumentParser(prog="python -m course_utils.tiny_models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["build", "evaluate"])
@@ -404,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder that receives tiny-gpt2/ and tiny-distilbert/ (default: the package)")
     parser.add_argument("--steps", type=int, default=None, help="override the step count (for quick trials)")
     args = parser.parse_args(argv)
-    out = args.out or Path(models.TINY_MODELS_DIR)
+    out = args.out or Path(TINY_MODELS_DIR)
     torch.set_num_threads(BUILD_THREADS)
     torch.use_deterministic_algorithms(True)
     jobs = {"gpt2": (build_gpt2, evaluate_gpt2, GPT2_SETTINGS, "tiny-gpt2"),

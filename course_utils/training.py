@@ -1,5 +1,10 @@
 """Training helpers: ``TrainingArguments`` presets from the profile, freezing, label checks.
 
+Every ``TrainingArguments`` of the course comes from :func:`base_args` (device, precision, no
+external loggers, warmup then cosine, seed): :func:`training_args` adds the classification
+recipe, :func:`lm_args` the language-model and instruction-tuning one, :func:`prediction_args`
+what a ``Trainer`` that only predicts needs.
+
 >>> import course_utils
 >>> cfg = course_utils.setup(profile="smoke", verbose=False)
 >>> args = training_args(cfg, "/tmp/run", train_examples=240)
@@ -17,25 +22,75 @@ from torch import nn
 from course_utils.models import parameter_count
 
 
-def training_args(cfg, output_dir: str, *, train_examples: int, **overrides):
-    """``TrainingArguments`` for classification fine-tuning with the course's defaults.
+def optimizer_steps(train_examples: int, batch_size: int, epochs: float) -> int:
+    """How many optimizer steps ``Trainer`` takes (one per batch; an epoch's last batch may be
+    short, and a fractional last epoch is rounded up, as ``Trainer`` does).
 
-    Evaluate and save every epoch (they must match for ``load_best_model_at_end``), keep the
-    best model by validation macro-F1, warm up for 10 % of the steps (in steps: ``warmup_ratio``
-    is gone in transformers 5.15+) then decay with a cosine, weight decay 0.01, no external
-    loggers, at most one checkpoint on disk besides the best, precision from the profile.
-    ``overrides`` replace any of these.
+    >>> optimizer_steps(240, batch_size=16, epochs=3), optimizer_steps(241, batch_size=16, epochs=3)
+    (45, 48)
+    """
+    for name, value in (("train_examples", train_examples), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}.")
+    if not isinstance(epochs, (int, float)) or isinstance(epochs, bool) or not epochs > 0:
+        raise ValueError(f"epochs (num_train_epochs) must be a positive number, got {epochs!r}.")
+    return math.ceil(math.ceil(train_examples / batch_size) * epochs)
+
+
+def base_args(cfg, output_dir: str, *, total_steps: int, **overrides):
+    """The ``TrainingArguments`` every preset starts from; ``overrides`` replace any of them.
+
+    Train on the profile's device (``use_cpu`` on a CPU, pinned memory only for copies to a
+    GPU) at its precision (bf16 or fp16 on a GPU, fp32 on a CPU); no external loggers
+    (``report_to="none"``, a string: ``None`` is not "none"); warm up for 10 % of the
+    ``total_steps`` optimizer steps (at least one; in steps, since ``warmup_ratio`` is gone in
+    transformers 5.15+), then decay with a cosine; the profile's seed; no progress bar in the
+    smoke profile. ``total_steps=0`` is for a ``Trainer`` that only predicts (no warmup).
+
+    >>> import course_utils
+    >>> cfg = course_utils.setup(profile="smoke", verbose=False)
+    >>> args = base_args(cfg, "/tmp/run", total_steps=45, learning_rate=1e-4)
+    >>> args.warmup_steps, args.lr_scheduler_type.value, args.use_cpu, args.seed, args.learning_rate
+    (4, 'cosine', True, 0, 0.0001)
     """
     from transformers import TrainingArguments
 
-    if train_examples < 1:
-        raise ValueError(f"train_examples must be at least 1, got {train_examples}.")
-    s = cfg.sizes
-    epochs = overrides.get("num_train_epochs", s.epochs)
-    batch = overrides.get("per_device_train_batch_size", s.train_batch_size)
-    total_steps = math.ceil(train_examples / batch) * epochs
+    if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 0:
+        raise ValueError(f"total_steps must be a whole number of optimizer steps (0 to only predict), "
+                         f"got {total_steps!r}; count them with optimizer_steps().")
     defaults = dict(
         output_dir=output_dir,
+        warmup_steps=max(1, round(0.1 * total_steps)) if total_steps else 0,
+        lr_scheduler_type="cosine",
+        report_to="none",
+        disable_tqdm=cfg.profile == "smoke",
+        seed=cfg.seed,
+        use_cpu=cfg.device == "cpu",  # the device setup() chose, even where torch also sees a GPU
+        dataloader_pin_memory=cfg.device == "cuda",  # pinned memory only speeds copies to a GPU
+        **cfg.precision_args,
+    )
+    return TrainingArguments(**{**defaults, **overrides})
+
+
+def _steps(cfg, train_examples: int, overrides: dict, epochs: float) -> tuple[float, int, int]:
+    """``(epochs, batch size, optimizer steps)`` of a preset, as ``overrides`` leave them."""
+    epochs = overrides.get("num_train_epochs", epochs)
+    batch = overrides.get("per_device_train_batch_size", cfg.sizes.train_batch_size)
+    return epochs, batch, optimizer_steps(train_examples, batch, epochs)
+
+
+def training_args(cfg, output_dir: str, *, train_examples: int, **overrides):
+    """``TrainingArguments`` for classification fine-tuning: :func:`base_args` plus the recipe.
+
+    Evaluate and save every epoch (they must match for ``load_best_model_at_end``), keep the
+    best model by validation macro-F1, log once per epoch, the profile's epochs, learning rate
+    and batch sizes, weight decay 0.01, at most one checkpoint on disk besides the best, without
+    optimizer state. ``overrides`` replace any of these. Lesson 02 spells the same arguments
+    out once; a test keeps the two equal.
+    """
+    s = cfg.sizes
+    epochs, batch, total_steps = _steps(cfg, train_examples, overrides, s.epochs)
+    recipe = dict(
         eval_strategy="epoch",
         save_strategy="epoch",
         logging_strategy="epoch",
@@ -44,22 +99,49 @@ def training_args(cfg, output_dir: str, *, train_examples: int, **overrides):
         greater_is_better=True,
         num_train_epochs=epochs,
         learning_rate=s.learning_rate,
-        warmup_steps=max(1, round(0.1 * total_steps)),
-        lr_scheduler_type="cosine",
         weight_decay=0.01,
         per_device_train_batch_size=batch,
         per_device_eval_batch_size=s.eval_batch_size,
         save_total_limit=1,
         save_only_model=True,  # no optimizer state on disk: the best model is what we reload
-        report_to="none",
-        disable_tqdm=cfg.profile == "smoke",
-        seed=cfg.seed,
-        use_cpu=cfg.device == "cpu",
-        dataloader_pin_memory=cfg.device == "cuda",  # pinned memory only speeds copies to a GPU
-        **cfg.precision_args,
     )
-    defaults.update(overrides)
-    return TrainingArguments(**defaults)
+    return base_args(cfg, output_dir, total_steps=total_steps, **{**recipe, **overrides})
+
+
+def lm_args(cfg, output_dir: str, *, train_examples: int, **overrides):
+    """``TrainingArguments`` for language-model and instruction tuning: :func:`base_args` plus
+    the profile's LM epochs and batch size, ten loss logs per run, nothing saved to disk and no
+    progress bar. ``train_examples`` counts the blocks or examples of one epoch.
+
+    >>> import course_utils
+    >>> cfg = course_utils.setup(profile="smoke", verbose=False)
+    >>> args = lm_args(cfg, "/tmp/run", train_examples=37, learning_rate=1e-3)
+    >>> args.num_train_epochs, args.warmup_steps, args.logging_steps, args.save_strategy.value
+    (2, 1, 1, 'no')
+    """
+    epochs, batch, total_steps = _steps(cfg, train_examples, overrides, cfg.sizes.lm_epochs)
+    recipe = dict(
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch,
+        logging_strategy="steps",
+        logging_steps=max(1, total_steps // 10),
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    return base_args(cfg, output_dir, total_steps=total_steps, **{**recipe, **overrides})
+
+
+def prediction_args(cfg, output_dir: str, **overrides):
+    """``TrainingArguments`` for a ``Trainer`` that only predicts: :func:`base_args` with no
+    training steps, the profile's evaluation batch size and no progress bar.
+
+    >>> import course_utils
+    >>> cfg = course_utils.setup(profile="smoke", verbose=False)
+    >>> prediction_args(cfg, "/tmp/run").per_device_eval_batch_size
+    128
+    """
+    recipe = dict(per_device_eval_batch_size=cfg.sizes.eval_batch_size, disable_tqdm=True)
+    return base_args(cfg, output_dir, total_steps=0, **{**recipe, **overrides})
 
 
 def _layer_list(model) -> nn.ModuleList:
@@ -71,7 +153,7 @@ def _layer_list(model) -> nn.ModuleList:
         candidates = [m for m in candidates if len(m) == n_layers] or candidates
     if not candidates:
         raise ValueError(f"Found no stack of transformer layers in {type(model).__name__}.")
-    return max(candidates, key=lambda m: sum(p.numel() for p in m.parameters()))
+    return max(candidates, key=parameter_count)
 
 
 def _embedding_modules(model, layers: nn.ModuleList) -> list[nn.Module]:
@@ -205,9 +287,3 @@ def check_classifier_setup(model, tokenizer, dataset, *, text_col: str = "text",
                     f"The model's id2label {model_names} disagrees with the {split} split's label names "
                     f"{list(names)}: load the model with num_labels={len(names)}, "
                     "id2label=dict(enumerate(names)) and label2id={n: i for i, n in enumerate(names)}.")
-
-
-def trainable_summary(model) -> str:
-    """``"1,234 of 5,678 parameters trainable (21.7%)"``."""
-    trainable, total = parameter_count(model, trainable_only=True), parameter_count(model)
-    return f"{trainable:,} of {total:,} parameters trainable ({trainable / total:.1%})"

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from course_utils import corpus
+from course_utils import corpus, data
 
 
 def test_general_text_split_is_disjoint_and_nonempty():
@@ -50,3 +50,7 @@ def test_pretraining_corpus_is_deterministic():
     assert corpus.pretraining_corpus() == corpus.pretraining_corpus()
     with pytest.raises(ValueError):
         corpus.pretraining_corpus(-1)
+
+
+def test_the_prose_domains_are_the_data_labels():
+    assert corpus.DOMAINS is data.LABELS

@@ -99,5 +99,10 @@ def test_calibration():
 
 def test_plots():
     ax = plot_confusion(["medical", "legal"], ["medical", "medical"], LABELS, normalize=True)
-    assert ax.get_title() == "row-normalised"
+    assert ax.get_title() == "row-normalised" and ax.get_xlabel() == "predicted"
+    # rows: true medical, finance (no examples: zeros, not NaN), legal; each row sums to 1 or 0
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.00", "0.00", "0.00", "0.00", "0.00",
+                                                "1.00", "0.00", "0.00"]
+    counts = plot_confusion(["medical", "legal", "legal"], ["medical", "medical", "legal"], LABELS)
+    assert [t.get_text() for t in counts.texts] == ["1", "0", "0", "0", "0", "0", "1", "0", "1"]
     assert plot_reliability([0.2, 0.9], [0, 1]).get_xlabel() == "confidence"

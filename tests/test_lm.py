@@ -6,6 +6,7 @@ import course_utils
 from course_utils import models
 from course_utils.forgetting import masked_lm_from_classifier, masked_lm_loss
 from course_utils.lm import continue_pretraining, lm_blocks
+from course_utils.training import optimizer_steps
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +40,14 @@ def test_continue_pretraining_moves_only_trainable_weights(tok, tmp_path):
         p.requires_grad = False
     frozen = model.transformer.h[0].mlp.c_fc.weight.detach().clone()
     moved = model.transformer.h[3].mlp.c_fc.weight.detach().clone()
-    run = continue_pretraining(cfg, model, tok, ["The tenant won the appeal."] * 30, name="t",
-                               learning_rate=1e-3, epochs=3, output_dir=str(tmp_path), block_size=32)
+    texts = ["The tenant won the appeal."] * 30
+    run = continue_pretraining(cfg, model, tok, texts, name="t", learning_rate=1e-3, epochs=3,
+                               output_dir=str(tmp_path), block_size=32)
     # (3 epochs: the first step is warmup from a learning rate of 0)
-    assert run.steps >= 1 and run.settings["learning_rate"] == 1e-3
+    blocks = len(lm_blocks(tok, texts, block_size=32))
+    assert run.steps == optimizer_steps(blocks, cfg.sizes.train_batch_size, 3)
+    assert run.settings["learning_rate"] == 1e-3 and run.seconds > 0  # Trainer's train_runtime
+    assert run.history and all("loss" in log or "train_runtime" in log for log in run.history)
     assert torch.equal(model.transformer.h[0].mlp.c_fc.weight, frozen)
     assert not torch.equal(model.transformer.h[3].mlp.c_fc.weight, moved)
     with pytest.raises(ValueError, match="learning_rate"):

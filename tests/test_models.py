@@ -3,7 +3,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from course_utils import models
-from course_utils.models import load_pretrained, parameter_count
+from course_utils.models import device_of, eval_mode, load_pretrained, parameter_count
 
 
 def test_load_pretrained_bundled():
@@ -39,3 +39,23 @@ def test_parameter_count_trainable_only():
     net[0].requires_grad_(False)
     assert parameter_count(net) == 15 + 8
     assert parameter_count(net, trainable_only=True) == 8
+
+
+def test_parameter_count_equals_transformers_own_count(tiny_gpt2):
+    model, _ = tiny_gpt2
+    assert parameter_count(model) == model.num_parameters()
+
+
+def test_device_of():
+    assert device_of(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert device_of(torch.nn.ReLU()) == torch.device("cpu")  # no weights: the CPU
+
+
+def test_eval_mode_restores_each_module_even_after_an_error():
+    net = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Dropout(0.5)).train()
+    net[1].eval()  # a mixed state, as a frozen part of a model may be
+    with pytest.raises(RuntimeError, match="inside"):
+        with eval_mode(net):
+            assert not any(m.training for m in net.modules())
+            raise RuntimeError("inside")
+    assert net.training and net[0].training and not net[1].training

@@ -1,3 +1,7 @@
+import ast
+import json
+from pathlib import Path
+
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import (AutoModelForCausalLM, AutoTokenizer,
@@ -8,8 +12,10 @@ import course_utils
 from course_utils import data, models
 from course_utils.classifier import new_classifier
 from course_utils.models import parameter_count
-from course_utils.training import (check_classifier_setup, check_labels, freeze_backbone, freeze_layers,
-                                   training_args)
+from course_utils.training import (base_args, check_classifier_setup, check_labels, freeze_backbone,
+                                   freeze_layers, lm_args, optimizer_steps, prediction_args, training_args)
+
+LESSON_02 = Path(__file__).resolve().parents[1] / "notebooks" / "02_classification_finetuning.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +39,68 @@ def test_training_args_overrides_and_precision(cfg, tmp_path):
     assert args.num_train_epochs == 7 and args.learning_rate == 1e-5
     with pytest.raises(ValueError, match="train_examples"):
         training_args(cfg, str(tmp_path), train_examples=0)
+
+
+def lesson_02_arguments(cfg, train_examples: int):
+    """The ``TrainingArguments`` lesson 02 spells out, built by running its cell up to ``args = ...``
+    (the imports, the step count and the arguments; not the training)."""
+    nb = json.loads(LESSON_02.read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    (source,) = [c for c in cells if "TrainingArguments(" in c]
+    body = ast.parse(source).body
+    last = next(i for i, node in enumerate(body) if isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["args"])
+    namespace = {"cfg": cfg, "encoded": {"train": [None] * train_examples}}
+    exec(compile(ast.Module(body=body[: last + 1], type_ignores=[]), str(LESSON_02), "exec"), namespace)
+    return namespace["args"]
+
+
+def test_lesson_02_spells_out_what_training_args_builds(cfg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the cell's relative output_dir lands here, if anything is written
+    n = 157  # not a multiple of the batch size: the last batch of each epoch is short
+    shown = lesson_02_arguments(cfg, n).to_dict()
+    helper = training_args(cfg, str(tmp_path / "helper"), train_examples=n).to_dict()
+    shown.pop("output_dir"), helper.pop("output_dir")
+    assert shown == helper
+
+
+def test_every_preset_starts_from_base_args(cfg, tmp_path):
+    base = base_args(cfg, str(tmp_path), total_steps=50)
+    presets = [training_args(cfg, str(tmp_path), train_examples=200), prediction_args(cfg, str(tmp_path)),
+               lm_args(cfg, str(tmp_path), train_examples=200, learning_rate=1e-3)]
+    shared = ("report_to", "use_cpu", "dataloader_pin_memory", "seed", "lr_scheduler_type", "bf16", "fp16")
+    for args in presets:
+        assert {k: getattr(args, k) for k in shared} == {k: getattr(base, k) for k in shared}
+    assert base.use_cpu and not base.dataloader_pin_memory and base.seed == cfg.seed
+    assert base.warmup_steps == 5 and base_args(cfg, str(tmp_path), total_steps=3).warmup_steps == 1
+
+
+def test_lm_args_count_the_steps_for_warmup_and_logging(cfg, tmp_path):
+    args = lm_args(cfg, str(tmp_path), train_examples=400, learning_rate=1e-3)
+    steps = optimizer_steps(400, cfg.sizes.train_batch_size, cfg.sizes.lm_epochs)
+    assert args.num_train_epochs == cfg.sizes.lm_epochs and args.learning_rate == 1e-3
+    assert args.warmup_steps == round(0.1 * steps) and args.logging_steps == steps // 10
+    assert args.save_strategy == "no" and args.disable_tqdm
+    fixed = lm_args(cfg, str(tmp_path), train_examples=400, warmup_steps=5, num_train_epochs=8)
+    assert fixed.warmup_steps == 5 and fixed.num_train_epochs == 8
+
+
+def test_prediction_args_do_not_train(cfg, tmp_path):
+    args = prediction_args(cfg, str(tmp_path))
+    assert args.warmup_steps == 0 and args.per_device_eval_batch_size == cfg.sizes.eval_batch_size
+
+
+def test_step_counts_and_bad_input(cfg, tmp_path):
+    assert optimizer_steps(240, 16, 3) == 45 and optimizer_steps(241, 16, 3) == 48
+    assert optimizer_steps(240, 16, 1.5) == 23  # Trainer rounds a fractional last epoch up
+    with pytest.raises(ValueError, match="batch_size"):
+        optimizer_steps(10, 0, 1)
+    with pytest.raises(ValueError, match="epochs"):
+        optimizer_steps(10, 4, 0)
+    with pytest.raises(ValueError, match="total_steps"):
+        base_args(cfg, str(tmp_path), total_steps=-1)
+    with pytest.raises(ValueError, match="train_examples"):
+        lm_args(cfg, str(tmp_path), train_examples=0)
 
 
 def count_trainable(model):

@@ -10,14 +10,14 @@ one epoch of training each way:
 - course:  prompt masked, EOS appended, padding per batch by DataCollatorForSeq2Seq, batches
            grouped by length (train_sampling_strategy="group_by_length").
 
-It prints tokens processed per epoch, the share of them that are padding, and wall time per epoch.
+It prints tokens processed per epoch, the share of them that are padding, and training time per
+epoch (as ``Trainer`` measures it). Both recipes train with the course's ``lm_args``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils import Results, data, models  # noqa: E402
 from course_utils.instruct import encode_records, ensure_pad_token, format_prompt  # noqa: E402
+from course_utils.training import lm_args  # noqa: E402
 
 
 class CountingCollator:
@@ -43,12 +44,23 @@ class CountingCollator:
         return batch
 
 
-def run(recipe: str, model_name: str, epochs: int, batch_size: int) -> dict:
-    from datasets import Dataset
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq,
-                              Trainer, TrainingArguments, default_data_collator)
+def _config(model_name: str):
+    """The course's settings for this run: the tiny GPT-2 is the smoke profile's model (offline);
+    a Hub model trains on a GPU where torch sees one, on the CPU otherwise."""
+    import course_utils
 
-    torch.manual_seed(0)
+    profile = "gpu" if torch.cuda.is_available() else "smoke" if model_name == models.TINY_GPT2 else "cpu"
+    return course_utils.setup(profile=profile, verbose=False)
+
+
+def build(recipe: str, model_name: str, epochs: int, batch_size: int):
+    """``(trainer, counting collator)`` for one recipe: ``"common"`` pads every example to 256 with
+    the labels copied from the inputs; ``"course"`` pads per batch with length grouping."""
+    from datasets import Dataset
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
+                              default_data_collator)
+
+    cfg = _config(model_name)  # seeds torch too: both recipes start from the same state
     tok = AutoTokenizer.from_pretrained(model_name)
     ensure_pad_token(tok)
     model = AutoModelForCausalLM.from_pretrained(model_name)
@@ -66,16 +78,28 @@ def run(recipe: str, model_name: str, epochs: int, batch_size: int) -> dict:
         dataset = Dataset.from_list(encoded.examples)
         collator = CountingCollator(DataCollatorForSeq2Seq(tok, label_pad_token_id=-100))
         extra = {"train_sampling_strategy": "group_by_length"}
-    args = TrainingArguments(output_dir=str(ROOT / "build" / "benchmark_padding"), num_train_epochs=epochs,
-                             per_device_train_batch_size=batch_size, learning_rate=1e-4, report_to="none",
-                             save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
-                             seed=0, **extra)
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = (time.perf_counter() - start) / epochs
+    args = lm_args(cfg, str(ROOT / "build" / "benchmark_padding"), train_examples=len(dataset),
+                   num_train_epochs=epochs, per_device_train_batch_size=batch_size, learning_rate=1e-4,
+                   logging_strategy="no", **extra)
+    return Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator), collator
+
+
+def run(recipe: str, model_name: str, epochs: int, batch_size: int) -> dict:
+    """Train one recipe and count what it processed: tokens and padding per epoch, seconds per epoch."""
+    trainer, collator = build(recipe, model_name, epochs, batch_size)
+    seconds = trainer.train().metrics["train_runtime"] / epochs
     return {"recipe": recipe, "tokens_per_epoch": collator.tokens // epochs,
             "padding_share": collator.padding / max(1, collator.tokens), "seconds_per_epoch": seconds}
+
+
+def count(recipe: str, model_name: str, batch_size: int) -> dict:
+    """The tokens and padding of one epoch without training: the batches the trainer's own data
+    loader builds (same sampler, same collator), so the counts equal those of :func:`run`."""
+    trainer, collator = build(recipe, model_name, 1, batch_size)
+    for _ in trainer.get_train_dataloader():
+        pass
+    return {"recipe": recipe, "tokens_per_epoch": collator.tokens,
+            "padding_share": collator.padding / max(1, collator.tokens)}
 
 
 def main(argv: list[str] | None = None) -> int:
