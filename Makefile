@@ -39,7 +39,8 @@ lab: kernel
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_setup_check.ipynb
 
 # Unit tests and notebooks first (each notebook runs once), then the claims about their results.
-TEST_ENV := COURSE_PROFILE=smoke COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
+# Offline from the first import: huggingface_hub reads HF_HUB_OFFLINE once, when it is imported.
+TEST_ENV := COURSE_PROFILE=smoke HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 COURSE_RESULTS_DIR="$(CURDIR)/build/test-results" \
 	COURSE_CACHE_DIR="$(CURDIR)/build/test-cache"
 test: install
 	rm -rf build/test-results build/test-cache

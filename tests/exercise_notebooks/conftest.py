@@ -1,16 +1,16 @@
-"""Every solution and exercise notebook of ex01-ex05 and challenges 1-3, run once each and graded.
+"""Running and grading the solution and exercise notebooks of ex01-ex05 and challenges 1-3.
 
 Solutions must earn full marks on the auto-scored questions (and be complete on the questions
 an instructor reviews); untouched exercises must run without an error and earn nothing, every
 question "unanswered". Notebooks are executed and graded by the instructors' grader
 (``course_utils.grade.grade_submissions``: fresh kernel, smoke profile, answers exported as JSON
-and checked in this process), each assignment's solution and exercise in one call. Where the
-grader is not installed, and for ex03 (see USES_CACHED_CLASSIFIER), a small fallback executes
-them with nbclient and grades the exported answers the same way. Challenge 1's own-CSV path runs once more, with a CSV written from the
-bundled data next to the notebook (the grader copies notebooks alone, so that run uses the
-fallback).
+and checked in this process), each assignment's solution and exercise in one call. For ex03
+(see USES_CACHED_CLASSIFIER), a small fallback executes them with nbclient and grades the
+exported answers the same way.
 
-All in one module, so that ``pytest -n 2 --dist loadfile`` keeps the cached runs in one worker.
+The lessons' notebooks and the challenges' live in two test modules, so that
+``pytest -n 2 --dist loadfile`` gives each worker one half; within a module the ``graded``
+fixture runs each assignment once for both of its tests.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from course_utils import data
 from course_utils.exercises import load
+from course_utils.grade import grade_submissions
 
-pytestmark = pytest.mark.xdist_group("exercise_notebooks")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetuning.ipynb",
              "ex03": "03_evaluation.ipynb", "challenge1": "challenge1_classifier.ipynb",
              "challenge2": "challenge2_freezing.ipynb", "ex04": "04_catastrophic_forgetting.ipynb",
@@ -39,15 +39,6 @@ KINDS = {"solution": "solutions", "exercise": "exercises"}
 # again; the fallback shares the test run's cache (COURSE_CACHE_DIR) with lesson 03 instead.
 USES_CACHED_CLASSIFIER = {"ex03"}
 CELL_TIMEOUT, TOTAL_TIMEOUT = 600, 1200
-
-
-def grader():
-    """``grade_submissions`` when the grader is installed, else None (the fallback runs)."""
-    try:
-        from course_utils.grade import grade_submissions
-    except ImportError:
-        return None
-    return grade_submissions
 
 
 def run_and_grade(notebook: Path, assignment: str, workdir: Path, parameters: str = "") -> dict:
@@ -88,23 +79,20 @@ def smoke_env():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, smoke_env):
     """``graded(assignment)`` -> {"solution": result, "exercise": result}, each run once."""
-    grade_submissions = grader()
     cache: dict = {}
-    package = None
-    if grade_submissions is not None:
-        # Kernels import a copy, so that others editing the real package meanwhile (or another
-        # test worker writing its bytecode) cannot look like a submission tampering with it.
-        import course_utils
+    # Kernels import a copy, so that others editing the real package meanwhile (or another
+    # test worker writing its bytecode) cannot look like a submission tampering with it.
+    import course_utils
 
-        package = tmp_path_factory.mktemp("package") / "course_utils"
-        shutil.copytree(Path(course_utils.__file__).parent, package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    package = tmp_path_factory.mktemp("package") / "course_utils"
+    shutil.copytree(Path(course_utils.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
 
     def get(assignment: str) -> dict:
         if assignment in cache:
             return cache[assignment]
         work = tmp_path_factory.mktemp(assignment)
-        if grade_submissions is None or assignment in USES_CACHED_CLASSIFIER:
+        if assignment in USES_CACHED_CLASSIFIER:
             results = {}
             for kind, folder in KINDS.items():
                 (work / kind).mkdir()
@@ -119,7 +107,7 @@ def graded(tmp_path_factory, smoke_env):
                                             jobs=1, package_dir=package)
             results = {r.student: {"status": r.status, "reason": r.reason, "outcomes": r.outcomes,
                                    "seconds": r.seconds} for r in graded_list}
-        how = "nbclient fallback" if grade_submissions is None or assignment in USES_CACHED_CLASSIFIER else "grader"
+        how = "nbclient fallback" if assignment in USES_CACHED_CLASSIFIER else "grader"
         for kind, result in results.items():
             print(f"{assignment} {kind}: {result['status']} in {result['seconds']:.1f} s ({how})")
         cache[assignment] = results
@@ -128,9 +116,14 @@ def graded(tmp_path_factory, smoke_env):
     return get
 
 
-@pytest.mark.parametrize("assignment", NOTEBOOKS)
-def test_the_solution_earns_full_marks(graded, assignment):
-    result = graded(assignment)["solution"]
+@pytest.fixture(scope="module")
+def run_solution(smoke_env):
+    """``run_solution(assignment, workdir, parameters)``: the solution notebook run by the fallback."""
+    return lambda assignment, workdir, parameters="": run_and_grade(
+        ROOT / "solutions" / NOTEBOOKS[assignment], assignment, workdir, parameters)
+
+
+def assert_full_marks(assignment: str, result: dict) -> None:
     assert result["status"] == "graded", result["reason"]
     questions = load(assignment).by_name
     for outcome in result["outcomes"]:
@@ -138,22 +131,14 @@ def test_the_solution_earns_full_marks(graded, assignment):
         assert outcome.status == expected, outcome
 
 
-@pytest.mark.parametrize("assignment", NOTEBOOKS)
-def test_the_untouched_exercise_runs_and_earns_nothing(graded, assignment):
-    result = graded(assignment)["exercise"]
+def assert_earns_nothing(assignment: str, result: dict) -> None:
     assert result["status"] == "graded", result["reason"]
     assert [o.status for o in result["outcomes"]] == ["unanswered"] * len(load(assignment).questions)
     assert sum(o.points for o in result["outcomes"]) == 0
 
 
-def test_challenge1_runs_on_a_learners_csv(smoke_env, tmp_path):
-    """Another dataset: other label names, no split column, the CSV next to the notebook."""
-    frame = data.load_domain_frame()
-    rows = frame.groupby("label").head(50).sample(frac=1.0, random_state=1)
-    names = {"medical": "health", "finance": "money", "legal": "law"}
-    rows.assign(label=rows["label"].map(names))[["text", "label"]].to_csv(tmp_path / "my_data.csv", index=False)
-    result = run_and_grade(ROOT / "solutions" / NOTEBOOKS["challenge1"], "challenge1", tmp_path,
-                           parameters='CSV_PATH = "my_data.csv"')
-    questions = load("challenge1").by_name
-    for outcome in result["outcomes"]:
-        assert outcome.status == ("correct" if questions[outcome.question].auto else "review"), outcome
+@pytest.fixture
+def checks():
+    """The two verdicts every assignment's notebooks must earn: ``checks.full_marks(assignment,
+    result)`` for a solution, ``checks.earns_nothing(assignment, result)`` for an untouched exercise."""
+    return SimpleNamespace(full_marks=assert_full_marks, earns_nothing=assert_earns_nothing)

@@ -1,0 +1,27 @@
+"""The graded challenges: each solution earns full marks, each untouched exercise nothing, and
+challenge 1 also runs on a learner's own CSV."""
+
+import pytest
+
+from course_utils import data
+
+ASSIGNMENTS = ("challenge1", "challenge2", "challenge3")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_solution_earns_full_marks(graded, checks, assignment):
+    checks.full_marks(assignment, graded(assignment)["solution"])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_untouched_exercise_runs_and_earns_nothing(graded, checks, assignment):
+    checks.earns_nothing(assignment, graded(assignment)["exercise"])
+
+
+def test_challenge1_runs_on_a_learners_csv(run_solution, checks, tmp_path):
+    """Another dataset: other label names, no split column, the CSV next to the notebook."""
+    frame = data.load_domain_frame()
+    rows = frame.groupby("label").head(50).sample(frac=1.0, random_state=1)
+    names = {"medical": "health", "finance": "money", "legal": "law"}
+    rows.assign(label=rows["label"].map(names))[["text", "label"]].to_csv(tmp_path / "my_data.csv", index=False)
+    checks.full_marks("challenge1", run_solution("challenge1", tmp_path, parameters='CSV_PATH = "my_data.csv"'))
