@@ -29,6 +29,11 @@ def test_00_pretrained_lm_far_better_than_random_weights():
     assert v["general_perplexity"] < v["random_weights_perplexity"] / 10 and v["ready"]
 
 
+def test_01_leakage_inflates_the_leaked_texts_score():
+    v = recorded("01_dataset_audit")
+    assert v["inflation_low"] > 0, "copying test texts into training raises accuracy on them beyond chance"
+
+
 @pytest.mark.parametrize("method", ["full", "features"])
 def test_02_pretrained_methods_beat_majority_and_random_weights(method):
     v = recorded("02_classification_finetuning")
