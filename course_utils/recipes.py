@@ -1,0 +1,184 @@
+"""Each classification method's recipe, per profile, and the one call that trains it.
+
+A comparison is only fair when every method gets its own proper recipe: a head trained on a
+frozen backbone wants a head-only learning rate (1e-4 to 1e-3 on real models), full
+fine-tuning a small one (2e-5 to 5e-5 on BERT-style models), and each trains until validation
+stops improving. The tiny models of the smoke profile were pretrained briefly and are small, so
+their rates are higher; ``tools/sweep_classifier.py`` chose them on the validation split (its log
+is in ``tools/logs/``). A model the learner brings gets the real-model recipe.
+
+>>> import course_utils
+>>> cfg = course_utils.setup(profile="smoke", verbose=False)
+>>> r = classifier_recipe(cfg, "head")
+>>> r.learning_rate > classifier_recipe(cfg, "full").learning_rate, r.patience >= 3
+(True, True)
+>>> classifier_recipe(cfg, "full", quick=True).max_epochs
+3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+METHODS = ("full", "partial", "head")
+QUICK_EPOCHS = 3  # the cap of a quick pass (QUICK = True in a lesson's parameters cell)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one method trains: its learning rate, the epoch cap and early-stopping patience."""
+
+    learning_rate: float
+    max_epochs: int
+    patience: int = 3
+    batch_size: int = 16
+    # Warmup in epochs, not as a share of the cap: with a generous cap and early stopping, 10 %
+    # of the cap would keep the rate near zero for the first several epochs, and early stopping
+    # would end a run that had not started to learn.
+    warmup_epochs: float = 1.0
+    # What early stopping and "best epoch" watch: validation macro-F1, or validation loss, which
+    # keeps improving while a slowly moving head still predicts one class.
+    metric: str = "macro_f1"
+
+    def with_rate(self, learning_rate: float) -> "Recipe":
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}.")
+        return replace(self, learning_rate=learning_rate)
+
+    def capped(self, max_epochs: int) -> "Recipe":
+        return replace(self, max_epochs=min(self.max_epochs, max_epochs))
+
+
+# The real-model recipe (DistilBERT / BERT / RoBERTa sized encoders): the usual rates, an epoch
+# cap generous enough that early stopping, not the cap, ends the run.
+REAL = {
+    "full": Recipe(5e-5, max_epochs=10),
+    "partial": Recipe(5e-5, max_epochs=10),
+    "head": Recipe(1e-3, max_epochs=20, metric="loss"),
+}
+# The tiny encoder of the smoke profile, rates chosen on validation by tools/sweep_classifier.py.
+TINY = {
+    "full": Recipe(3e-4, max_epochs=40),
+    "partial": Recipe(1e-3, max_epochs=40),
+    "head": Recipe(1e-2, max_epochs=60, metric="loss"),
+}
+WHY_TINY = ("the tiny encoder (1.8 M parameters, pretrained for minutes) needs larger steps than a "
+            "model pretrained for days; its rates were chosen on the validation split")
+
+
+def uses_tiny_recipe(cfg) -> bool:
+    """Whether ``cfg``'s encoder is the bundled tiny one (its own rates) or a real model."""
+    from course_utils import models
+
+    return cfg.encoder == models.TINY_ENCODER
+
+
+def classifier_recipe(cfg, method: str, *, quick: bool = False) -> Recipe:
+    """The recipe of ``method`` (``"full"``, ``"partial"`` or ``"head"``) for ``cfg``'s encoder;
+    ``quick=True`` caps the epochs for a first pass on a laptop."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+    recipe = (TINY if uses_tiny_recipe(cfg) else REAL)[method]
+    recipe = replace(recipe, batch_size=cfg.sizes.train_batch_size)
+    return recipe.capped(QUICK_EPOCHS) if quick else recipe
+
+
+@dataclass
+class MethodRun:
+    """One trained method: its trainer, the recipe and what validation said along the way."""
+
+    method: str
+    recipe: Recipe
+    trainer: object
+    seconds: float
+    history: list
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def val_curve(self) -> list[float]:
+        """Validation macro-F1 after each epoch."""
+        return [row["eval_macro_f1"] for row in self.history if "eval_macro_f1" in row]
+
+    @property
+    def val_loss_curve(self) -> list[float]:
+        return [row["eval_loss"] for row in self.history if "eval_loss" in row]
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.val_curve)
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch kept: best by the recipe's metric (ties: the first)."""
+        if self.recipe.metric == "loss":
+            curve = [-v for v in self.val_loss_curve]
+        else:
+            curve = self.val_curve
+        return curve.index(max(curve)) + 1 if curve else 0
+
+    @property
+    def converged(self) -> bool:
+        """Validation had stopped improving before the epoch cap: early stopping ended the run."""
+        return self.epochs_run < self.recipe.max_epochs
+
+    def summary(self) -> dict:
+        curve, best = self.val_curve, self.best_epoch
+        return {"learning_rate": self.recipe.learning_rate, "max_epochs": self.recipe.max_epochs,
+                "patience": self.recipe.patience, "stopped_on": self.recipe.metric, "epochs_run": self.epochs_run,
+                "best_epoch": best, "best_val_macro_f1": round(curve[best - 1], 4) if curve else None,
+                "converged": self.converged, "seconds": round(self.seconds, 1)}
+
+
+def train_method(cfg, method: str, tokenizer, encoded, *, output_dir: str, recipe: Recipe | None = None,
+                 seed: int = 0, pretrained: bool = True, quick: bool = False) -> MethodRun:
+    """Train a new classifier with ``method``'s recipe until validation macro-F1 stops improving
+    (the best epoch is kept). ``pretrained=False`` starts from random weights with the same recipe."""
+    from course_utils.classifier import fine_tune, new_classifier
+    from course_utils.training import freeze_backbone, freeze_layers
+
+    recipe = recipe or classifier_recipe(cfg, method, quick=quick)
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+    model = new_classifier(cfg.encoder, seed=seed, pretrained=pretrained)
+    if method == "head":
+        freeze_backbone(model)
+    elif method == "partial":
+        freeze_layers(model, model.config.num_hidden_layers // 2)
+    steps_per_epoch = -(-len(encoded["train"]) // recipe.batch_size)
+    by_loss = recipe.metric == "loss"
+    result = fine_tune(cfg, model, tokenizer, encoded, output_dir=output_dir, seed=seed, patience=recipe.patience,
+                       num_train_epochs=recipe.max_epochs, learning_rate=recipe.learning_rate,
+                       per_device_train_batch_size=recipe.batch_size,
+                       warmup_steps=max(1, round(recipe.warmup_epochs * steps_per_epoch)),
+                       metric_for_best_model="loss" if by_loss else "macro_f1", greater_is_better=not by_loss)
+    return MethodRun(method, recipe, result.trainer, result.seconds, result.history)
+
+
+def settings_box(cfg, rows) -> "object":
+    """A short box for a lesson: each setting's value in this run, in the real-model recipe, and
+    why they differ. ``rows`` holds ``(setting, this run, real-model recipe, why)``; returns
+    IPython ``Markdown`` (its ``.data`` is the text).
+
+    >>> import course_utils
+    >>> cfg = course_utils.setup(profile="smoke", verbose=False)
+    >>> box = settings_box(cfg, [("learning rate", 3e-4, 5e-5, "tiny model")])
+    >>> print(box.data.splitlines()[2])
+    | learning rate | 0.0003 | 5e-05 | tiny model |
+    """
+    from IPython.display import Markdown
+
+    rows = list(rows)
+    if not rows or any(len(row) != 4 for row in rows):
+        raise ValueError("Pass rows of (setting, this run, real-model recipe, why they differ).")
+    model = "the bundled tiny models" if uses_tiny_recipe(cfg) else "the real models"
+    lines = [f"| setting | this run ({cfg.profile}, {model}) | real-model recipe | why they differ |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {_show(here)} | {_show(real)} | {why or 'the same'} |" for name, here, real, why in rows]
+    return Markdown("\n".join(lines))
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
