@@ -13,12 +13,14 @@ Modules, one concern each:
 - data: ``data`` (the bundled data), ``corpus`` (offline general text and domain prose),
   ``audit`` and ``cleaning`` (lesson 01), ``leakage`` (what a test-set leak does to a score);
 - training: ``training`` (the ``TrainingArguments`` presets, freezing, label checks),
-  ``recipes`` (each classification method's recipe per profile), ``classifier`` (fine-tuning a
+  ``recipes`` (each classification method's recipe per profile), ``baselines`` (TF-IDF and
+  feature-extraction baselines, their ``C`` chosen on validation), ``classifier`` (fine-tuning a
   classifier, the cached one of later lessons), ``lm`` (continued pretraining), ``instruct``
   (instruction formatting, masking, generation);
-- measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``stats``
-  (bootstrap intervals), ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor),
-  ``results`` (recorded numbers rendered into prose);
+- measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``advice``
+  (next steps derived rule by rule from measured errors), ``stats`` (bootstrap intervals),
+  ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``results`` (recorded
+  numbers rendered into prose);
 - exercises and grading: ``exercises`` (the questions bound into the practice notebooks),
   ``grade`` (the grader's command line), ``grading`` (the grader itself: limits, loading,
   integrity, processes, sandbox user, the runner of one submission, execution, read-back,

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -69,23 +69,29 @@ class FineTuneResult:
         return self.trainer.model
 
 
-def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0, patience: int = 2,
+def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0, recipe=None,
               quiet: bool = True, **overrides) -> FineTuneResult:
-    """Train with ``Trainer`` on ``encoded["train"]``, keep the best epoch by validation macro-F1.
+    """Train with ``Trainer`` on ``encoded["train"]`` until the recipe's validation metric stops
+    improving for ``recipe.patience`` epochs (or the epoch cap), and keep the best epoch.
 
+    ``recipe`` is a :class:`course_utils.recipes.Recipe` (full fine-tuning's by default);
     ``overrides`` go to :func:`course_utils.training.training_args`; ``quiet`` (the default)
     drops the per-epoch log lines and progress bar (the log history is kept either way).
     """
+    from course_utils.recipes import classifier_recipe
+
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     check_classifier_setup(model, tokenizer, encoded)
-    args = training_args(cfg, output_dir, train_examples=len(encoded["train"]), seed=seed, **overrides)
+    recipe = recipe or classifier_recipe(cfg, "full")
+    args = training_args(cfg, output_dir, train_examples=len(encoded["train"]), recipe=recipe, seed=seed,
+                         **overrides)
     trainer = Trainer(
         model=model, args=args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=recipe.patience)],
     )
     if quiet:
         trainer.remove_callback(PrinterCallback)
@@ -111,37 +117,40 @@ def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 1
     return torch.cat(rows).numpy()
 
 
-CACHED_EPOCHS_FACTOR = 2
-
-
 def _cache_root() -> Path:
     return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "course_utils"))
 
 
-def _cache_key(cfg, seed: int) -> str:
+def _cache_key(cfg, seed: int, quick: bool) -> str:
+    from course_utils.recipes import classifier_recipe
+
     s = cfg.sizes
     blob = json.dumps({
-        "encoder": s.encoder, "max_train": s.max_train_examples, "epochs": s.epochs,
-        "lr": s.learning_rate, "batch": s.train_batch_size, "max_length": s.max_length,
-        "seed": seed, "precision": cfg.precision, "epochs_factor": CACHED_EPOCHS_FACTOR,
+        "encoder": s.encoder, "max_train": s.max_train_examples, "max_eval": s.max_eval_examples,
+        "recipe": asdict(classifier_recipe(cfg, "full", quick=quick)), "max_length": s.max_length,
+        "seed": seed, "precision": cfg.precision,
         "data": hashlib.sha256(data._path("domain_clean.jsonl").read_bytes()).hexdigest(),
         "transformers": metadata.version("transformers"),
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
-    """The profile's fine-tuned classifier: trained on first use (full fine-tuning, the recipe of
-    lesson 02 with twice its epochs, since later lessons want a well-trained model and early
-    stopping keeps the best epoch; seed ``seed``), cached under ``$COURSE_CACHE_DIR`` (default
-    ``~/.cache/course_utils``) and reloaded after. Returns ``(model, tokenizer, info)``.
+def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False, quick: bool = False):
+    """The profile's fine-tuned classifier: trained on first use with lesson 02's full
+    fine-tuning recipe (:func:`course_utils.recipes.train_method`: until validation macro-F1 stops
+    improving, the best epoch kept; seed ``seed``), cached under ``$COURSE_CACHE_DIR`` (default
+    ``~/.cache/course_utils``) and reloaded after. Returns ``(model, tokenizer, info)``; ``info``
+    holds the recipe and what validation said (``learning_rate``, ``epochs_run``, ``best_epoch``,
+    ``converged``, ``best_val_macro_f1``). ``quick=True`` caps the epochs (a lesson's quick pass).
 
-    The cache key covers the model, the profile's sizes, the seed, the data and the
+    The cache key covers the model, the profile's sizes, the recipe, the seed, the data and the
     transformers version, so a change to any of them trains a new classifier.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    folder = _cache_root() / f"classifier-{cfg.profile}-{_cache_key(cfg, seed)}"
+    from course_utils.recipes import train_method
+
+    folder = _cache_root() / f"classifier-{cfg.profile}-{_cache_key(cfg, seed, quick)}"
     if retrain and folder.exists():
         shutil.rmtree(folder)
     if not (folder / "info.json").exists():
@@ -152,15 +161,13 @@ def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False):
         folder.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".training-"))
         try:
-            result = fine_tune(cfg, new_classifier(cfg.encoder, seed=seed), tokenizer, encoded,
-                               output_dir=str(work / "checkpoints"), seed=seed,
-                               num_train_epochs=CACHED_EPOCHS_FACTOR * cfg.sizes.epochs)
+            run = train_method(cfg, "full", tokenizer, encoded, output_dir=str(work / "checkpoints"), seed=seed,
+                               quick=quick)
             best = work / "model"
-            result.trainer.save_model(str(best))
-            info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed,
-                    "epochs": CACHED_EPOCHS_FACTOR * cfg.sizes.epochs,
-                    "train_examples": len(encoded["train"]), "seconds": round(result.seconds, 1),
-                    "best_metric": result.trainer.state.best_metric, "history": result.history}
+            run.trainer.save_model(str(best))
+            info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed, "method": "full",
+                    "train_examples": len(encoded["train"]), "validation_examples": len(encoded["validation"]),
+                    **run.summary(), "history": run.history}
             (best / "info.json").write_text(json.dumps(info, indent=2))
             try:
                 best.rename(folder)  # atomic: a concurrent run finds either nothing or a whole model

@@ -41,20 +41,21 @@ class ProfileSizes:
     causal_lm: str  # generative model (lessons 04 and 05)
     max_train_examples: int | None  # None: the whole bundled training split
     max_eval_examples: int | None  # validation examples; the test split is always whole
-    epochs: int  # classification fine-tuning
     lm_epochs: int  # language-model and instruction fine-tuning
     train_batch_size: int
     eval_batch_size: int
     max_length: int  # tokens per example
     seeds: int  # seeds per comparison, where a comparison is cheap
-    learning_rate: float  # classification fine-tuning; the tiny models, trained from scratch
-    # recently and small, move at a higher rate than DistilBERT needs
+    # Classification recipes (learning rate, epochs, early stopping) live in course_utils.recipes,
+    # one per method, chosen for the model rather than the profile.
 
 
 SIZES: dict[str, ProfileSizes] = {
-    "smoke": ProfileSizes(models.TINY_ENCODER, models.TINY_GPT2, 160, 60, 3, 2, 16, 128, 128, 1, 6e-4),
-    "cpu": ProfileSizes("distilbert-base-uncased", "gpt2", None, None, 2, 1, 16, 64, 128, 2, 5e-5),
-    "gpu": ProfileSizes("distilbert-base-uncased", "gpt2", None, None, 4, 3, 32, 128, 256, 3, 5e-5),
+    # The smoke profile validates on the whole validation split: early stopping on 60 examples
+    # would stop on noise.
+    "smoke": ProfileSizes(models.TINY_ENCODER, models.TINY_GPT2, 160, None, 2, 16, 128, 128, 1),
+    "cpu": ProfileSizes("distilbert-base-uncased", "gpt2", None, None, 1, 16, 64, 128, 2),
+    "gpu": ProfileSizes("distilbert-base-uncased", "gpt2", None, None, 3, 32, 128, 256, 3),
 }
 
 
@@ -97,9 +98,9 @@ class CourseConfig:
             f"device     {self.device}, precision {self.precision}, {self.threads} torch thread(s), seed {self.seed}",
             f"encoder    {_short(s.encoder)}",
             f"causal LM  {_short(s.causal_lm)}",
-            f"sizes      train examples: {train}, epochs: {s.epochs} (LM: {s.lm_epochs}), "
-            f"batch {s.train_batch_size} (eval {s.eval_batch_size}), max_length {s.max_length}, "
-            f"classifier lr {s.learning_rate:g}",
+            f"sizes      train examples: {train}, LM epochs: {s.lm_epochs}, "
+            f"batch {s.train_batch_size} (eval {s.eval_batch_size}), max_length {s.max_length}",
+            "recipes    " + _recipes_line(self),
             "versions   " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
         ]
         lines += [f"WARNING    {p}" for p in self.version_problems]
@@ -107,6 +108,14 @@ class CourseConfig:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _recipes_line(cfg) -> str:
+    from course_utils.recipes import METHODS, classifier_recipe, uses_tiny_recipe
+
+    parts = [f"{m} lr {classifier_recipe(cfg, m).learning_rate:g}" for m in METHODS]
+    which = "tiny-model" if uses_tiny_recipe(cfg) else "real-model"
+    return f"classifier ({which}): " + ", ".join(parts) + "; each until validation stops improving"
 
 
 def _short(name: str) -> str:

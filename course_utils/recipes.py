@@ -147,14 +147,41 @@ def train_method(cfg, method: str, tokenizer, encoded, *, output_dir: str, recip
         freeze_backbone(model)
     elif method == "partial":
         freeze_layers(model, model.config.num_hidden_layers // 2)
-    steps_per_epoch = -(-len(encoded["train"]) // recipe.batch_size)
-    by_loss = recipe.metric == "loss"
-    result = fine_tune(cfg, model, tokenizer, encoded, output_dir=output_dir, seed=seed, patience=recipe.patience,
-                       num_train_epochs=recipe.max_epochs, learning_rate=recipe.learning_rate,
-                       per_device_train_batch_size=recipe.batch_size,
-                       warmup_steps=max(1, round(recipe.warmup_epochs * steps_per_epoch)),
-                       metric_for_best_model="loss" if by_loss else "macro_f1", greater_is_better=not by_loss)
+    result = fine_tune(cfg, model, tokenizer, encoded, output_dir=output_dir, seed=seed, recipe=recipe)
     return MethodRun(method, recipe, result.trainer, result.seconds, result.history)
+
+
+def train_for_steps(cfg, method: str, tokenizer, encoded, *, steps: int, output_dir: str, seed: int = 0,
+                    recipe: Recipe | None = None):
+    """Train a new classifier with ``method``'s learning rate for exactly ``steps`` optimizer steps
+    (warmup then cosine over them, no early stopping, nothing saved) and return its ``Trainer``.
+
+    For comparisons that hold compute equal, such as a data-size curve: 16 examples and 160
+    examples get the same number of updates, so the curve shows what data adds, not what more
+    training adds.
+    """
+    from transformers import DataCollatorWithPadding, Trainer
+
+    from course_utils.classifier import new_classifier
+    from course_utils.evaluation import compute_metrics
+    from course_utils.training import base_args, check_classifier_setup, freeze_backbone, freeze_layers
+
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number of optimizer steps (1 or more), got {steps!r}.")
+    recipe = recipe or classifier_recipe(cfg, method)
+    model = new_classifier(cfg.encoder, seed=seed)
+    if method == "head":
+        freeze_backbone(model)
+    elif method == "partial":
+        freeze_layers(model, model.config.num_hidden_layers // 2)
+    check_classifier_setup(model, tokenizer, encoded)
+    args = base_args(cfg, output_dir, total_steps=steps, max_steps=steps, learning_rate=recipe.learning_rate,
+                     per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=cfg.sizes.eval_batch_size,
+                     weight_decay=0.01, save_strategy="no", logging_strategy="no", seed=seed)
+    trainer = Trainer(model=model, args=args, train_dataset=encoded["train"], processing_class=tokenizer,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
+    trainer.train()
+    return trainer
 
 
 def settings_box(cfg, rows) -> "object":

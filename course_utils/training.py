@@ -79,33 +79,41 @@ def _steps(cfg, train_examples: int, overrides: dict, epochs: float) -> tuple[fl
     return epochs, batch, optimizer_steps(train_examples, batch, epochs)
 
 
-def training_args(cfg, output_dir: str, *, train_examples: int, **overrides):
-    """``TrainingArguments`` for classification fine-tuning: :func:`base_args` plus the recipe.
+def training_args(cfg, output_dir: str, *, train_examples: int, recipe=None, **overrides):
+    """``TrainingArguments`` for classification fine-tuning: :func:`base_args` plus a method's
+    recipe (:func:`course_utils.recipes.classifier_recipe`; full fine-tuning's by default).
 
     Evaluate and save every epoch (they must match for ``load_best_model_at_end``), keep the
-    best model by validation macro-F1, log once per epoch, the profile's epochs, learning rate
-    and batch sizes, weight decay 0.01, at most one checkpoint on disk besides the best, without
-    optimizer state. ``overrides`` replace any of these. Lesson 02 spells the same arguments
-    out once; a test keeps the two equal.
+    best epoch by the recipe's validation metric (macro-F1, or the loss for a head on a frozen
+    backbone), log once per epoch, the recipe's learning rate, epoch cap and warmup (in epochs),
+    weight decay 0.01, at most one checkpoint on disk besides the best, without optimizer
+    state. ``overrides`` replace any of these. Lesson 02 spells the same arguments out once; a
+    test keeps the two equal.
     """
+    from course_utils.recipes import classifier_recipe
+
+    recipe = recipe or classifier_recipe(cfg, "full")
     s = cfg.sizes
-    epochs, batch, total_steps = _steps(cfg, train_examples, overrides, s.epochs)
-    recipe = dict(
+    overrides.setdefault("per_device_train_batch_size", recipe.batch_size)
+    epochs, batch, total_steps = _steps(cfg, train_examples, overrides, recipe.max_epochs)
+    by_loss = recipe.metric == "loss"
+    preset = dict(
         eval_strategy="epoch",
         save_strategy="epoch",
         logging_strategy="epoch",
         load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
+        metric_for_best_model=recipe.metric,
+        greater_is_better=not by_loss,
         num_train_epochs=epochs,
-        learning_rate=s.learning_rate,
+        learning_rate=recipe.learning_rate,
+        warmup_steps=max(1, round(recipe.warmup_epochs * optimizer_steps(train_examples, batch, 1))),
         weight_decay=0.01,
         per_device_train_batch_size=batch,
         per_device_eval_batch_size=s.eval_batch_size,
         save_total_limit=1,
         save_only_model=True,  # no optimizer state on disk: the best model is what we reload
     )
-    return base_args(cfg, output_dir, total_steps=total_steps, **{**recipe, **overrides})
+    return base_args(cfg, output_dir, total_steps=total_steps, **{**preset, **overrides})
 
 
 def lm_args(cfg, output_dir: str, *, train_examples: int, **overrides):
@@ -120,7 +128,7 @@ def lm_args(cfg, output_dir: str, *, train_examples: int, **overrides):
     (2, 1, 1, 'no')
     """
     epochs, batch, total_steps = _steps(cfg, train_examples, overrides, cfg.sizes.lm_epochs)
-    recipe = dict(
+    preset = dict(
         num_train_epochs=epochs,
         per_device_train_batch_size=batch,
         logging_strategy="steps",
@@ -128,7 +136,7 @@ def lm_args(cfg, output_dir: str, *, train_examples: int, **overrides):
         save_strategy="no",
         disable_tqdm=True,
     )
-    return base_args(cfg, output_dir, total_steps=total_steps, **{**recipe, **overrides})
+    return base_args(cfg, output_dir, total_steps=total_steps, **{**preset, **overrides})
 
 
 def prediction_args(cfg, output_dir: str, **overrides):

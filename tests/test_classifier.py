@@ -37,13 +37,14 @@ def test_new_classifier_labels_and_random_control():
 
 def test_train_or_load_classifier_trains_once_then_reloads(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    cfg = course_utils.setup(profile="smoke", verbose=False, epochs=1, max_train_examples=30,
-                             max_eval_examples=30)
-    model, tok, info = classifier.train_or_load_classifier(cfg)
+    cfg = course_utils.setup(profile="smoke", verbose=False, max_train_examples=30, max_eval_examples=30)
+    model, tok, info = classifier.train_or_load_classifier(cfg, quick=True)
+    assert info["epochs_run"] <= 3 and info["learning_rate"] == 3e-4
     assert info["train_examples"] == 30 and len(list(tmp_path.glob("classifier-*"))) == 1
     calls = []
     monkeypatch.setattr(classifier, "fine_tune", lambda *a, **k: calls.append(1))
-    again, _, info2 = classifier.train_or_load_classifier(cfg)
+    monkeypatch.setattr("course_utils.recipes.train_method", lambda *a, **k: calls.append(1))
+    again, _, info2 = classifier.train_or_load_classifier(cfg, quick=True)
     assert calls == [] and info2["path"] == info["path"]
     first = next(iter(model.state_dict().values()))
     assert np.allclose(first.numpy(), next(iter(again.state_dict().values())).numpy())

@@ -106,9 +106,9 @@ def test_setup_seeds_everything():
 
 
 def test_setup_overrides_and_bad_override():
-    cfg = course_utils.setup(profile="cpu", verbose=False, epochs=1)
-    assert cfg.sizes.epochs == 1 and cfg.encoder == "distilbert-base-uncased"
-    with pytest.raises(TypeError, match="epochs"):
+    cfg = course_utils.setup(profile="cpu", verbose=False, lm_epochs=2)
+    assert cfg.sizes.lm_epochs == 2 and cfg.encoder == "distilbert-base-uncased"
+    with pytest.raises(TypeError, match="lm_epochs"):
         course_utils.setup(profile="smoke", verbose=False, epoch=1)
 
 

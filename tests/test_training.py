@@ -11,6 +11,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer,
 import course_utils
 from course_utils import data, models
 from course_utils.classifier import new_classifier
+from course_utils.recipes import classifier_recipe
 from course_utils.models import parameter_count
 from course_utils.training import (base_args, check_classifier_setup, check_labels, freeze_backbone,
                                    freeze_layers, lm_args, optimizer_steps, prediction_args, training_args)
@@ -29,9 +30,12 @@ def test_training_args_use_the_current_api(cfg, tmp_path):
     assert args.load_best_model_at_end and args.metric_for_best_model == "macro_f1"
     assert args.report_to == [] or args.report_to == "none" or args.report_to == ["none"]
     assert args.lr_scheduler_type == "cosine" and args.save_total_limit == 1
-    steps = -(-200 // cfg.sizes.train_batch_size) * cfg.sizes.epochs
-    assert args.warmup_steps == round(0.1 * steps)
-    assert args.learning_rate == cfg.sizes.learning_rate and not args.fp16 and not args.bf16
+    full = classifier_recipe(cfg, "full")
+    assert args.warmup_steps == round(full.warmup_epochs * -(-200 // full.batch_size))  # one epoch
+    assert args.learning_rate == full.learning_rate and args.num_train_epochs == full.max_epochs
+    assert not args.fp16 and not args.bf16
+    head = training_args(cfg, str(tmp_path), train_examples=200, recipe=classifier_recipe(cfg, "head"))
+    assert head.metric_for_best_model == "loss" and not head.greater_is_better
 
 
 def test_training_args_overrides_and_precision(cfg, tmp_path):
@@ -50,7 +54,8 @@ def lesson_02_arguments(cfg, train_examples: int):
     body = ast.parse(source).body
     last = next(i for i, node in enumerate(body) if isinstance(node, ast.Assign)
                 and [getattr(t, "id", None) for t in node.targets] == ["args"])
-    namespace = {"cfg": cfg, "encoded": {"train": [None] * train_examples}}
+    recipes = {m: classifier_recipe(cfg, m) for m in ("full", "partial", "head")}
+    namespace = {"cfg": cfg, "encoded": {"train": [None] * train_examples}, "recipes": recipes}
     exec(compile(ast.Module(body=body[: last + 1], type_ignores=[]), str(LESSON_02), "exec"), namespace)
     return namespace["args"]
 
@@ -59,7 +64,8 @@ def test_lesson_02_spells_out_what_training_args_builds(cfg, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)  # the cell's relative output_dir lands here, if anything is written
     n = 157  # not a multiple of the batch size: the last batch of each epoch is short
     shown = lesson_02_arguments(cfg, n).to_dict()
-    helper = training_args(cfg, str(tmp_path / "helper"), train_examples=n).to_dict()
+    helper = training_args(cfg, str(tmp_path / "helper"), train_examples=n,
+                           recipe=classifier_recipe(cfg, "full")).to_dict()
     shown.pop("output_dir"), helper.pop("output_dir")
     assert shown == helper
 
