@@ -111,3 +111,32 @@ def test_masked_lm_loss_bad_arguments(tiny_encoder):
         masked_lm_loss(model, tok, TEXTS, window=10_000)
     with pytest.raises(ValueError, match="empty"):
         masked_lm_loss(model, tok, [])
+
+
+def test_window_losses_add_up_to_the_masked_lm_loss_and_pair_by_window(tiny_encoder):
+    from course_utils.forgetting import masked_lm_window_losses
+
+    model, tok = tiny_encoder
+    sums, counts = masked_lm_window_losses(model, tok, TEXTS * 4, window=16, seed=3)
+    assert len(sums) == len(counts) > 1 and (counts >= 1).all()  # every window asks at least one question
+    assert sums.sum() / counts.sum() == pytest.approx(masked_lm_loss(model, tok, TEXTS * 4, window=16, seed=3))
+    again = masked_lm_window_losses(model, tok, TEXTS * 4, window=16, seed=3)
+    assert (again[0] == sums).all() and (again[1] == counts).all()  # the same questions every time
+
+
+def test_loss_rise_interval_is_paired_over_windows(tiny_encoder):
+    import numpy as np
+
+    from course_utils.forgetting import loss_rise_interval, masked_lm_window_losses
+
+    model, tok = tiny_encoder
+    before = masked_lm_window_losses(model, tok, TEXTS * 4, window=16)
+    same = loss_rise_interval(before, before)
+    assert same.estimate == same.low == same.high == 0.0
+    shifted = (before[0] + 0.5 * before[1], before[1])  # every masked token 0.5 nats worse
+    rise = loss_rise_interval(before, shifted)
+    assert rise.estimate == pytest.approx(0.5) and rise.low == pytest.approx(0.5) and rise.high == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="same windows"):
+        loss_rise_interval(before, (before[0][:-1], before[1][:-1]))
+    with pytest.raises(ValueError, match="same windows"):
+        loss_rise_interval(before, (before[0], np.ones_like(before[1]) * 99))

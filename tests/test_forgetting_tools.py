@@ -1,7 +1,12 @@
+import numpy as np
+import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
+from course_utils import forgetting as fg
 from course_utils.forgetting import WeightAnchor, anchored_trainer_class, relative_weight_change, replay_mix
+from course_utils.stats import Interval
 
 
 def test_replay_mix_share_and_determinism():
@@ -64,3 +69,154 @@ def test_relative_weight_change_per_layer():
     assert changed["1.weight"] == pytest.approx(1.0) and changed["0.weight"] == 0.0
     with pytest.raises(ValueError, match="before"):
         relative_weight_change({}, net)
+
+
+# ----------------------------------------------------------------------------- comparing settings over seeds
+
+
+def test_t_interval_is_the_textbook_one():
+    values = [3.0, 5.0, 4.5, 6.0, 5.5]
+    ci = fg.t_interval(values)
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert ci.estimate == pytest.approx(np.mean(values))
+    assert (ci.low, ci.high) == (pytest.approx(low), pytest.approx(high))
+    assert fg.t_interval([2.0, 2.0, 2.0]).low == fg.t_interval([2.0, 2.0, 2.0]).high == 2.0
+
+
+@pytest.mark.parametrize("values, message", [([1.0], "at least 2"), ([1.0, float("nan")], "NaN"), ([], "at least 2")])
+def test_t_interval_bad_input(values, message):
+    with pytest.raises(ValueError, match=message):
+        fg.t_interval(values)
+
+
+def test_forgetting_at_interpolates_the_first_crossing():
+    curve = [(0, 0), (10, 2), (8, 3), (20, 8)]  # learning can dip between two measurements
+    assert fg.forgetting_at(curve, 5) == pytest.approx(1.0)
+    assert fg.forgetting_at(curve, 10) == pytest.approx(2.0)
+    assert fg.forgetting_at(curve, 14) == pytest.approx(3 + 5 * (14 - 8) / 12)
+    assert fg.forgetting_at(curve, 30) == 8  # beyond the curve: its end
+    assert fg.forgetting_at(curve, -1) == 0  # a setting that learned nothing: the start
+    with pytest.raises(ValueError, match="2 points"):
+        fg.forgetting_at([(0, 0)], 1)
+    with pytest.raises(ValueError, match="finite"):
+        fg.forgetting_at([(0, 0), (1, float("inf"))], 1)
+
+
+def test_weight_norm_counts_matrices_only():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+    assert fg.weight_norm(net) == pytest.approx(2.0)  # 4 ones; the biases and LayerNorm are not decayed
+    with pytest.raises(ValueError, match="no matrix"):
+        fg.weight_norm(torch.nn.LayerNorm(3))
+
+
+def _runs_and_curves():
+    """Three seeds. The reference learns 10 and forgets 10; along the way it had forgotten 2 at
+    learning 5. 'careful' learns 5 and forgets 1 (less than the reference at 5); 'lazy' learns 2
+    and forgets 0.1; 'same' learns 10 and forgets 10."""
+    rows, curve = [], []
+    for seed, noise in enumerate((-0.1, 0.0, 0.1)):
+        for setting, learned, forgotten in (("ref", 10, 10), ("careful", 5, 1), ("lazy", 2, 0.1), ("same", 10, 10)):
+            rows.append({"setting": setting, "seed": seed, "learned": learned + noise, "forgotten": forgotten + noise})
+        curve += [{"seed": seed, "step": s, "learned": a, "forgotten": b + noise}
+                  for s, (a, b) in enumerate([(0, 0), (5, 2), (10.0 + noise, 10)])]
+    return pd.DataFrame(rows), pd.DataFrame(curve)
+
+
+def test_compare_settings_reads_the_reference_at_matched_learning():
+    runs, curves = _runs_and_curves()
+    table = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.8).set_index("setting")
+    assert table.loc["ref", "verdict"] == "the reference" and table.loc["ref", "learning_kept"] == pytest.approx(1)
+    assert table.loc["careful", "vs_reference"] == pytest.approx(-9)
+    assert table.loc["careful", "learning_kept"] == pytest.approx(0.5)
+    assert table.loc["careful", "verdict"] == fg.LEARNED_TOO_LITTLE  # forgets less, but learned half
+    assert table.loc["same", "matched"] == pytest.approx(0) and table.loc["same", "verdict"] == fg.NO_CLEAR_DIFFERENCE
+    lenient = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.4).set_index("setting")
+    assert lenient.loc["careful", "matched"] == pytest.approx(-1.0, abs=0.05)  # 1 against 2 at learning 5
+    assert lenient.loc["careful", "verdict"] == fg.FORGETS_LESS
+    assert lenient.loc["lazy", "verdict"] == fg.LEARNED_TOO_LITTLE
+
+
+def test_compare_settings_bad_input():
+    runs, curves = _runs_and_curves()
+    with pytest.raises(ValueError, match="reference"):
+        fg.compare_settings(runs, curves, reference="nope", learning_floor=0.8)
+    with pytest.raises(ValueError, match="same seeds"):
+        fg.compare_settings(runs.drop(index=0), curves, reference="ref", learning_floor=0.8)
+    with pytest.raises(ValueError, match="columns"):
+        fg.compare_settings(runs.drop(columns="learned"), curves, reference="ref", learning_floor=0.8)
+    with pytest.raises(ValueError, match="learning_floor"):
+        fg.verdict(0.5, Interval(0, -1, 1, 0.95), 0)
+
+
+def test_paired_by_seed_pairs_and_refuses_unpaired_runs():
+    runs, _ = _runs_and_curves()
+    assert fg.paired_by_seed(runs, "ref", "careful").estimate == pytest.approx(9)
+    assert fg.paired_by_seed(runs, "ref", "careful", "learned").estimate == pytest.approx(5)
+    with pytest.raises(ValueError, match="No runs"):
+        fg.paired_by_seed(runs, "ref", "missing")
+    with pytest.raises(ValueError, match="same seeds"):
+        fg.paired_by_seed(runs[~((runs["setting"] == "ref") & (runs["seed"] == 0))], "ref", "careful")
+
+
+def test_recommendations_follow_the_table():
+    runs, curves = _runs_and_curves()
+    runs = pd.concat([runs, runs[runs["setting"] == "careful"].assign(setting="low"),
+                      runs[runs["setting"] == "same"].assign(setting="first"),
+                      runs[runs["setting"] == "same"].assign(setting="last", forgotten=lambda f: f["forgotten"] + 3)])
+    table = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.8)
+    primary = fg.paired_by_seed(runs, "ref", "low")
+    hypothesis = fg.paired_by_seed(runs, "first", "last")
+    lines = fg.recommendations(table, reference="ref", primary=("low", primary), hypothesis=("first", "last", hypothesis),
+                               learning_floor=0.8, seeds=3)
+    assert lines[0].startswith("**ref vs low** (the primary comparison)") and "the low forgets less" in lines[0]
+    assert "learned too little" in lines[0]
+    assert "hypothesis is supported" in lines[1]
+    careful = next(line for line in lines if line.startswith("**careful**"))
+    assert "not a remedy" in careful and "50%" in careful
+    same = next(line for line in lines if line.startswith("**same**"))
+    assert fg.NO_CLEAR_DIFFERENCE in same and "secondary" in same
+    assert len(lines) == 2 + len(set(runs["setting"])) - 2
+
+
+# ----------------------------------------------------------------------------- exercise 04, question 6
+# (the paired comparison over seeds this module's tools compute; its check recomputes the interval)
+
+
+def _q6(values):
+    from course_utils.exercises import load
+
+    return load("ex04").by_name["q6"].evaluate(values, ".")
+
+
+def test_ex04_q6_accepts_the_paired_t_interval_and_names_each_usual_mistake():
+    high, low = [13.1, 15.8, 12.4], [0.41, 0.38, 0.44]
+    diffs = np.subtract(high, low)
+    mean, sd, n = diffs.mean(), diffs.std(ddof=1), len(diffs)
+    t = stats.t.ppf(0.975, n - 1)
+    right = {"forgotten_high": high, "forgotten_low": low, "diff_mean": mean,
+             "diff_low": mean - t * sd / np.sqrt(n), "diff_high": mean + t * sd / np.sqrt(n)}
+    outcome = _q6(right)
+    assert outcome.status == "correct" and "above zero" in outcome.feedback, outcome
+    ci = fg.t_interval(diffs)  # the lesson's helper gives the same answer
+    assert _q6({**right, "diff_low": ci.low, "diff_high": ci.high}).status == "correct"
+
+    def wrong(changes, word):
+        outcome = _q6({**right, **changes})
+        assert outcome.status == "incorrect" and word in outcome.feedback, outcome
+
+    wrong({"diff_mean": -mean}, "wrong sign")
+    wrong({"diff_mean": mean + 1}, "mean of the per-seed differences")
+    wrong({"diff_low": mean - 1.96 * sd / np.sqrt(n), "diff_high": mean + 1.96 * sd / np.sqrt(n)}, "Student's t")
+    sd0 = diffs.std(ddof=0)
+    wrong({"diff_low": mean - t * sd0 / np.sqrt(n), "diff_high": mean + t * sd0 / np.sqrt(n)}, "ddof=1")
+    wrong({"diff_low": mean - t * sd, "diff_high": mean + t * sd}, "square root")
+    unpaired = t * np.sqrt(np.var(high, ddof=1) / n + np.var(low, ddof=1) / n)
+    wrong({"diff_low": mean - unpaired, "diff_high": mean + unpaired}, "paired")
+    wrong({"diff_low": 0.0, "diff_high": 1.0}, "t-interval of your")
+    wrong({"forgotten_high": high[:2], "forgotten_low": low[:2]}, "at least 3")
+    wrong({"forgotten_low": low + [0.5]}, "same seeds")
+    wrong({"forgotten_high": [13.1] * 3}, "its own seed")
+    wrong({"forgotten_high": 13.1}, "one number per seed")
+    assert _q6({**right, "diff_mean": None}).status == "unanswered"

@@ -1,10 +1,11 @@
-"""Exercise 04: perplexity before and after, freezing the last layers, replay and an anchor (lesson 04).
+"""Exercise 04: perplexity before and after, freezing the last layers, replay, an anchor, and a
+comparison paired by seed (lesson 04).
 
 Perplexities of the pretrained model are recomputed here (the bundled tiny GPT-2 always; ``gpt2``
 when it is already on this machine), as are parameter counts (any GPT-2 shape, built without a
-download), the replay count and the anchor penalty. The trained model's perplexities come from
+download), the replay count and the anchor penalty. The trained models' perplexities come from
 training, so they are checked for consistency: finite, changed, the domain one lower, and the
-differences the learner reports agree with them.
+differences and intervals the learner reports agree with them.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def check_after(values, workdir):
                     "continue_pretraining trained (it trains the model you pass, in place).")
     if domain1 >= domain0:
         raise Wrong(f"the domain perplexity did not fall ({domain0:.1f} before, {domain1:.1f} after): the model "
-                    "learned nothing on its domain. Train on domain_train with the question's learning rate "
-                    "and epochs, and measure the trained model.")
+                    "learned nothing on its domain. Train on domain_train with the recipe's high rate and "
+                    "steps, and measure the trained model.")
     for value, want, var, how in ((forgotten, general1 - general0, "forgotten", "ppl_general_after - ppl_general_before"),
                                   (learned, domain0 - domain1, "learned", "ppl_domain_before - ppl_domain_after")):
         if abs(value - want) <= 1e-3 * max(1.0, abs(want)):
@@ -205,9 +206,75 @@ def check_anchor(values, workdir):
                 f"{ANCHOR_STRENGTH} * {n:,} * {SHIFT}^2 = {want:.4g}.")
 
 
+# ----------------------------------------------------------------------------- q6
+
+MIN_SEEDS = 3
+
+
+def _per_seed(value, name: str) -> list[float]:
+    if not isinstance(value, (list, tuple)):
+        raise Wrong(f"`{name}` should be a list with one number per seed, e.g. [12.1, 14.0, 13.2].")
+    numbers = [checks.number(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    if len(numbers) < MIN_SEEDS:
+        raise Wrong(f"`{name}` has {len(numbers)} value(s); run at least {MIN_SEEDS} seeds.")
+    if max(numbers) - min(numbers) < 1e-9:
+        raise Wrong(f"every value of `{name}` is the same: each run needs its own seed (seed=seed).")
+    return [float(v) for v in numbers]
+
+
+def check_paired(values, workdir):
+    from scipy import stats
+
+    high = _per_seed(values["forgotten_high"], "forgotten_high")
+    low = _per_seed(values["forgotten_low"], "forgotten_low")
+    if len(high) != len(low):
+        raise Wrong(f"forgotten_high has {len(high)} seeds and forgotten_low {len(low)}: run both rates for the "
+                    "same seeds, so that each seed gives one pair.")
+    given = [checks.number(values[n], n) for n in ("diff_mean", "diff_low", "diff_high")]
+    n = len(high)
+    diffs = [h - l for h, l in zip(high, low)]
+    mean = sum(diffs) / n
+    sd = stats.tstd(diffs)  # ddof=1
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    width = max(half, 1e-9)
+
+    def near(a, b):
+        return abs(a - b) <= 1e-3 * max(width, abs(b), 1e-6)
+
+    if near(given[0], -mean):
+        raise Wrong("diff_mean has the wrong sign: it is high minus low, seed by seed.")
+    if not near(given[0], mean):
+        raise Wrong(f"diff_mean is {given[0]:.3f}; the mean of the per-seed differences (high minus low) of your "
+                    f"lists is {mean:.3f}.")
+    if near(given[1], mean - half) and near(given[2], mean + half):
+        verdict = ("above zero: the high rate forgets more" if mean - half > 0 else
+                   "below zero: the low rate forgets more" if mean + half < 0 else "includes zero: not separated")
+        return f"high minus low {mean:.2f} (95 % t-interval {mean - half:.2f} to {mean + half:.2f}, {n} seeds): {verdict}."
+    lo_hi = (given[1], given[2])
+    unpaired = stats.t.ppf(0.975, n - 1) * math.sqrt(stats.tvar(high) / n + stats.tvar(low) / n)
+    wrongs = {
+        "z": (1.96 * sd / math.sqrt(n), f"that interval uses 1.96, the normal distribution's value; with {n} seeds "
+              f"use Student's t with {n - 1} degrees of freedom: scipy.stats.t.ppf(0.975, {n - 1}) = "
+              f"{stats.t.ppf(0.975, n - 1):.2f}."),
+        "ddof0": (stats.t.ppf(0.975, n - 1) * math.sqrt(sum((d - mean) ** 2 for d in diffs) / n) / math.sqrt(n),
+                  "the standard deviation divides by n; a sample's divides by n - 1 (ddof=1)."),
+        "no_sqrt": (stats.t.ppf(0.975, n - 1) * sd, "that half-width is t times the standard deviation; the "
+                    "standard error of the mean divides it by the square root of the number of seeds."),
+        "unpaired": (unpaired, "that interval treats the two lists as independent samples. The runs are paired: "
+                     "the same seed gives the same batch order to both rates, so take the differences seed by "
+                     "seed first and put the interval on their mean."),
+    }
+    for other, message in wrongs.values():
+        if near(lo_hi[0], mean - other) and near(lo_hi[1], mean + other):
+            raise Wrong(message)
+    raise Wrong(f"diff_low and diff_high are {lo_hi[0]:.3f} and {lo_hi[1]:.3f}; the 95 % t-interval of your "
+                f"{n} paired differences is {mean - half:.3f} to {mean + half:.3f}: mean +/- t.ppf(0.975, n - 1) * "
+                "sd(ddof=1) / sqrt(n).")
+
+
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+VERSION = 2
 
 QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevented", [
     Question(
@@ -217,13 +284,14 @@ QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevent
         hints=("`perplexity(model, tokenizer, texts)` from course_utils.forgetting, with its default window.",
                "General text: `corpus.general_text('heldout')`; domain: `splits['test']['text']`.")),
     Question(
-        "q2", "Continue pretraining a fresh model on the domain training texts (the question's learning rate "
-              "and epochs) and measure it again. Set `ppl_general_after`, `ppl_domain_after`, `forgotten` "
-              "(general after minus before) and `learned` (domain before minus after).",
+        "q2", "Continue pretraining a fresh model on the domain training texts with the lesson's recipe (the high "
+              "rate, `recipe.steps` steps of `recipe.batch_size` blocks) and measure it again. Set "
+              "`ppl_general_after`, `ppl_domain_after`, `forgotten` (general after minus before) and `learned` "
+              "(domain before minus after).",
         ("ppl_general_before", "ppl_domain_before", "ppl_general_after", "ppl_domain_after", "forgotten", "learned"),
         check_after,
-        hints=("`continue_pretraining(cfg, model, tokenizer, domain_train, name=..., learning_rate=LR, "
-               "epochs=EPOCHS, output_dir=...)` trains `model` in place.",
+        hints=("`continue_pretraining(cfg, model, tokenizer, domain_train, name=..., learning_rate=recipe.high_rate, "
+               "max_steps=recipe.steps, batch_size=recipe.batch_size, output_dir=...)` trains `model` in place.",
                "Forgotten is a rise in general perplexity; learned is a fall in domain perplexity.")),
     Question(
         "q3", "Freeze the last half of a fresh model's blocks, embeddings kept trainable. Set `frozen_blocks` "
@@ -244,6 +312,17 @@ QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevent
         hints=("Keep `{n: p.detach().clone() for n, p in model.named_parameters()}` before moving anything.",
                "Sum `((p - reference[n]) ** 2).sum()` over every parameter, then multiply by the strength. "
                "An `anchor = WeightAnchor(model, 0.1)` made before the move should agree: `anchor.penalty(model)`.")),
+    Question(
+        "q6", "Run the high and the low learning rate (the recipe's) for seeds 0, 1 and 2, each from a fresh model, "
+              "and measure only the general perplexity. Set `forgotten_high` and `forgotten_low` (lists, seed by "
+              "seed: general perplexity after minus before) and the paired difference, high minus low: its mean "
+              "`diff_mean` and its 95 % t-interval over the seeds, `diff_low` and `diff_high`.",
+        ("forgotten_high", "forgotten_low", "diff_mean", "diff_low", "diff_high"), check_paired,
+        hints=("Loop `for seed in range(3)`, and inside it over the two rates; pass `seed=seed` to "
+               "`continue_pretraining` so that both rates see the same batch order for the same seed.",
+               "Pair by seed first: `d = [h - l for h, l in zip(forgotten_high, forgotten_low)]`. The interval is "
+               "mean(d) +/- t.ppf(0.975, n - 1) * sd(d, ddof=1) / sqrt(n) with `from scipy.stats import t`; "
+               "`course_utils.forgetting.t_interval(d)` computes the same.")),
 ], version=VERSION)
 
 bind = QUESTIONS.bind
