@@ -1,9 +1,16 @@
-"""Challenge 1 (level 1): fine-tune a classifier for 3 epochs and compare it with a baseline.
+"""Challenge 1 (level 1): fine-tune a classifier to convergence and compare it with a tuned baseline.
 
 The data is the bundled domain data by default, or any CSV with ``text`` and ``label`` columns
 (:func:`read_labelled_csv` splits it; the notebook and these checks use the same function).
-The baseline is recomputed here from the same data; the fine-tuned model's report is checked
-for consistency (its numbers must agree with each other and with the test split's class counts).
+The fine-tuned run is read from its log history: lesson 02's full fine-tuning recipe (its
+learning rate), evaluated after every epoch, ended by early stopping once validation macro-F1
+had stopped improving. Its report is checked against its test predictions. The baseline is
+recomputed here from the same data, its ``C`` chosen on the validation split as lesson 02 does;
+the paired interval of the difference and the verdict are recomputed from the predictions.
+
+The challenge promises no winner: whether fine-tuning beats a baseline tuned on validation is
+what it measures (with the smoke profile's tiny encoder and 160 training texts, a close call),
+and the verdict it checks is the one the paired interval supports, whichever that is.
 
 >>> import pandas as pd, tempfile, os
 >>> rows = [{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(40)]
@@ -16,6 +23,7 @@ for consistency (its numbers must agree with each other and with the test split'
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,7 +33,6 @@ from course_utils.exercises.core import Question, QuestionSet, Wrong
 NO_SOLUTION = ("A graded challenge shows no solution: the hints and lessons 02 and 03 have what you "
                "need, and your instructor shares a solution after the deadline.")
 
-EPOCHS = 3
 TEST_SIZE, VALIDATION_SIZE, SPLIT_SEED = 0.2, 0.1, 0
 MIN_PER_LABEL = 10
 
@@ -78,13 +85,22 @@ def read_labelled_csv(path) -> "pd.DataFrame":  # noqa: F821 (pandas is imported
     return frame[["id", "text", "label", "split"]]
 
 
-def _source(values, workdir):
-    """``(test frame, {name: (train texts, train labels)}, labels)`` for the data the learner used."""
+class Source(NamedTuple):
+    """The data a learner used: the test frame, the candidate training splits, validation, labels."""
+
+    test: "pd.DataFrame"  # noqa: F821 (pandas is imported lazily)
+    trains: dict  # {readable name: (texts, labels)}
+    validation: tuple  # (texts, labels)
+    labels: list
+
+
+def _source(values, workdir) -> Source:
+    """The bundled data or the learner's CSV, as named by ``data_source``."""
     source = values["data_source"]
     if source == "bundled":
         from course_utils import data
 
-        return checks.test_frame(), checks.training_splits(), list(data.LABELS)
+        return Source(checks.test_frame(), checks.training_splits(), checks.validation_split(), list(data.LABELS))
     if not isinstance(source, str):
         raise Wrong("data_source should be 'bundled' or the CSV's file name.")
     folder = Path(workdir).resolve()
@@ -92,13 +108,22 @@ def _source(values, workdir):
         path = candidate.resolve()
         if path.is_file() and path.is_relative_to(folder):  # never read a file outside the submission
             frame = read_labelled_csv(path)
-            train = frame[frame["split"] == "train"]
-            test = frame[frame["split"] == "test"].reset_index(drop=True)
-            return (test, {f"the training split of {path.name}": (tuple(train["text"]), tuple(train["label"]))},
-                    sorted(frame["label"].unique()))
+            part = {name: frame[frame["split"] == name] for name in ("train", "validation", "test")}
+            return Source(part["test"].reset_index(drop=True),
+                          {f"the training split of {path.name}": (tuple(part["train"]["text"]),
+                                                                  tuple(part["train"]["label"]))},
+                          (tuple(part["validation"]["text"]), tuple(part["validation"]["label"])),
+                          sorted(frame["label"].unique()))
     raise Wrong(f"the CSV {source!r} was not found next to the notebook, so this answer cannot be "
                 "recomputed: put the CSV in the notebook's folder and set CSV_PATH to its file name. "
                 "(The grader has only the course's data: hand in with CSV_PATH = None.)")
+
+
+def _predicted(values, source: Source) -> list[str]:
+    """The fine-tuned model's test predictions as label names, in the test split's order."""
+    ids = list(source.test["id"])
+    predicted = checks.labels_by_id(values["predictions"], "predictions", ids=ids, labels=source.labels)
+    return [predicted[i] for i in ids]
 
 
 def _floor(test) -> dict:
@@ -110,22 +135,12 @@ def _floor(test) -> dict:
 
 
 def check_history(values, workdir):
-    history = values["history"]
-    if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
-        raise Wrong("history should be the trainer's log history: result.trainer.state.log_history.")
-    evals = [e for e in history if "eval_macro_f1" in e]
-    if not evals:
-        raise Wrong("history has no validation scores (eval_macro_f1): train with fine_tune, which "
-                    "evaluates every epoch, and export result.trainer.state.log_history.")
-    epochs = sorted(round(checks.number(e.get("epoch"), "epoch")) for e in evals)
-    if epochs != list(range(1, EPOCHS + 1)):
-        raise Wrong(f"the model was evaluated after epochs {epochs}; the challenge trains for {EPOCHS} epochs "
-                    f"(num_train_epochs={EPOCHS}), with a validation score after each.")
-    for e in evals:
-        checks.fraction(e["eval_macro_f1"], "eval_macro_f1")
-    if not any("loss" in e for e in history):
-        raise Wrong("history has no training loss: export the whole log history.")
-    return None
+    curve = checks.run_curve(values["history"], "history")
+    model = checks.recipe_of(curve, "full", "history", "fine_tune's default recipe (full fine-tuning's)")
+    checks.early_stopped(curve, "history", checks.method_recipes("full")[model].patience,
+                         "Train with fine_tune's default recipe (no num_train_epochs)")
+    return (f"{curve.epochs_run} epochs, epoch {curve.best_epoch} kept: validation stopped improving and early "
+            "stopping ended the run.")
 
 
 # ----------------------------------------------------------------------------- q2
@@ -169,9 +184,15 @@ def report_scores(report, labels, test) -> dict:
 
 
 def check_report(values, workdir):
-    test, _, labels = _source(values, workdir)
-    got = report_scores(values["report"], labels, test)
-    floor = _floor(test)
+    source = _source(values, workdir)
+    predicted = _predicted(values, source)
+    got = report_scores(values["report"], source.labels, source.test)
+    want = checks.scores(source.test["label"], predicted)
+    if abs(got["macro_f1"] - want["macro_f1"]) > 1e-3 or abs(got["accuracy"] - want["accuracy"]) > 1e-3:
+        raise Wrong(f"report gives macro-F1 {got['macro_f1']:.3f} and accuracy {got['accuracy']:.3f}, but "
+                    f"predictions score {want['macro_f1']:.3f} and {want['accuracy']:.3f}: make the report from "
+                    "the same predictions.")
+    floor = _floor(source.test)
     if got["macro_f1"] <= floor["macro_f1"] + 1e-9:
         raise Wrong(f"macro-F1 {got['macro_f1']:.3f} is no better than always answering the largest class "
                     f"({floor['macro_f1']:.3f}): the model learned nothing. Check the training.")
@@ -182,89 +203,123 @@ def check_report(values, workdir):
 
 
 def check_baseline(values, workdir):
-    given = checks.fraction(values["baseline_macro_f1"], "baseline_macro_f1")
-    test, trains, _ = _source(values, workdir)
-    found = {}
-    for which, (texts, labels) in trains.items():  # computed one at a time: the first usually matches
-        found[which] = checks.scores(test["label"], checks.tfidf_predictions(
-            texts, labels, tuple(test["text"]), ngram_range=(1, 2)))["macro_f1"]
-        if abs(given - found[which]) <= 1e-3:
-            return f"trained on {which}."
-    expected = "; ".join(f"{v:.3f} on {which}" for which, v in found.items())
-    raise Wrong(f"baseline_macro_f1 is {given:.3f}; TF-IDF (sublinear, words and word pairs) + "
-                f"LogisticRegression(max_iter=2000), trained on the training split and scored on the test "
-                f"split, gives {expected}.")
+    source = _source(values, workdir)
+    which = checks.validated_tfidf(values["baseline_c"], values["baseline_macro_f1"], test=source.test,
+                                   trains=source.trains, validation=source.validation, c_name="baseline_c",
+                                   f1_name="baseline_macro_f1")
+    return f"C chosen on validation; trained on {which}."
 
 
 # ----------------------------------------------------------------------------- q4
 
+VERDICTS = ("fine-tuned better", "baseline better", "not separated")
+
+
+def verdict_of(interval) -> str:
+    """The verdict an interval of (fine-tuned minus baseline) supports.
+
+    >>> from course_utils.stats import Interval
+    >>> verdict_of(Interval(0.01, -0.03, 0.05, 0.95)), verdict_of(Interval(0.08, 0.02, 0.14, 0.95))
+    ('not separated', 'fine-tuned better')
+    """
+    return VERDICTS[0] if interval.low > 0 else VERDICTS[1] if interval.high < 0 else VERDICTS[2]
+
 
 def check_comparison(values, workdir):
-    report = values["report"]
-    baseline = checks.fraction(values["baseline_macro_f1"], "baseline_macro_f1")
-    frame = checks.table(values["comparison"], "comparison", ("method", "macro_f1", "accuracy"))
-    gain = checks.number(values["f1_gain"], "f1_gain")
-    if len(frame) != 2:
-        raise Wrong(f"comparison has {len(frame)} rows; it needs two: the fine-tuned model and the baseline.")
-    try:
-        tuned = report["macro avg"]["f1-score"], report["accuracy"]
-    except (TypeError, KeyError):
-        raise Wrong("report is not a classification_report dict; fix question q2 first.") from None
-    f1s = [checks.fraction(v, "comparison macro_f1") for v in frame["macro_f1"]]
-    accs = [checks.fraction(v, "comparison accuracy") for v in frame["accuracy"]]
-    tuned_rows = [i for i in range(2) if abs(f1s[i] - tuned[0]) <= 1e-6 and abs(accs[i] - tuned[1]) <= 1e-6]
-    if not tuned_rows:
-        raise Wrong("no row of comparison has the fine-tuned model's macro-F1 and accuracy from report.")
-    other = 1 - tuned_rows[0]
-    if abs(f1s[other] - baseline) > 1e-6:
-        raise Wrong(f"the baseline's row has macro-F1 {f1s[other]:.3f}, but baseline_macro_f1 is {baseline:.3f}.")
-    if abs(gain - (tuned[0] - baseline)) > 1e-6:
-        if abs(gain + (tuned[0] - baseline)) <= 1e-6:
-            raise Wrong("f1_gain has the wrong sign: fine-tuned minus baseline.")
-        raise Wrong(f"f1_gain is {gain:.3f}; fine-tuned minus baseline macro-F1 is {tuned[0] - baseline:.3f}.")
-    return None
+    from course_utils.evaluation import difference_interval
+
+    source = _source(values, workdir)
+    predicted = np.array(_predicted(values, source))
+    c = checks.number(values["baseline_c"], "baseline_c", low=1e-12)
+    estimate = checks.number(values["f1_difference"], "f1_difference", low=-1, high=1)
+    ci = values["f1_difference_ci"]
+    if not (isinstance(ci, list) and len(ci) == 2):
+        raise Wrong("f1_difference_ci should be [low, high], e.g. [interval.low, interval.high].")
+    low, high = (checks.number(v, "f1_difference_ci") for v in ci)
+    verdict = values["verdict"]
+    if verdict not in VERDICTS:
+        raise Wrong(f"verdict is {verdict!r}; it should be one of {list(VERDICTS)}.")
+    true, texts = source.test["label"].to_numpy(), tuple(source.test["text"])
+    wants = []
+    for train_texts, train_labels in source.trains.values():  # the learner's training split matches
+        baseline = np.array(checks.tfidf_test_predictions(train_texts, train_labels, texts, c))
+        wants.append(difference_interval(true, [predicted], [baseline]))
+        if abs(estimate - wants[-1].estimate) <= 1e-3:
+            break
+    else:
+        if any(abs(estimate + w.estimate) <= 1e-3 and abs(w.estimate) > 1e-3 for w in wants):
+            raise Wrong("f1_difference has the wrong sign: fine-tuned minus baseline.")
+        found = " or ".join(f"{w.estimate:+.4f}" for w in wants)
+        raise Wrong(f"f1_difference is {estimate:+.4f}; the fine-tuned model's test macro-F1 minus that of "
+                    f"tfidf_model({c:g}) trained on the training split is {found}.")
+    want = wants[-1]
+    if low > high:
+        raise Wrong("f1_difference_ci is [high, low]; give [low, high].")
+    if abs(low - want.low) > 1e-3 or abs(high - want.high) > 1e-3:
+        raise Wrong(f"difference_interval(y_test, [fine-tuned predictions], [baseline predictions]) with its "
+                    f"defaults gives [{want.low:.4f}, {want.high:.4f}]; you have [{low:.4f}, {high:.4f}].")
+    if verdict != verdict_of(want):
+        raise Wrong(f"the interval [{want.low:+.3f}, {want.high:+.3f}] does not support {verdict!r}: 'fine-tuned "
+                    "better' needs it all above zero, 'baseline better' all below, and one that includes zero "
+                    "is 'not separated'.")
+    return f"{verdict} on this test split."
 
 
 # ----------------------------------------------------------------------------- q5
 
 
 def check_conclusion(values, workdir):
-    checks.text(values["conclusion"], "conclusion", min_words=25)
+    answer = checks.text(values["conclusion"], "conclusion", min_words=25)
+    missing = checks.missing_topics(answer, {
+        "how sure the comparison is (the interval)": r"interval|separat|uncertain|confiden|noise|\bsure\b|significan",
+        "what each model costs": r"cost|time|second|minute|gpu|cpu|cheap|expensive|fast|slow"})
+    if missing:
+        raise Wrong("conclusion should weigh " + " and ".join(missing) + " too.")
     return "written."
 
 
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+VERSION = 2
 
-QUESTIONS = QuestionSet("challenge1", "Challenge 1 · Fine-tune a classifier and beat a baseline", [
+QUESTIONS = QuestionSet("challenge1", "Challenge 1 · Fine-tune a classifier and compare it with a tuned baseline", [
     Question(
-        "q1", f"Fine-tune the course's classifier for {EPOCHS} epochs; set `history` to the trainer's log history.",
+        "q1", "Fine-tune the course's classifier with lesson 02's full fine-tuning recipe until validation "
+              "macro-F1 stops improving; set `history` to the run's log history.",
         ("history",), check_history, points=2,
-        hints=(f"`fine_tune(cfg, model, tokenizer, encoded, output_dir=..., num_train_epochs={EPOCHS})` "
-               "evaluates after every epoch.", "`result.trainer.state.log_history`.")),
+        hints=("`fine_tune` trains with that recipe when you pass it no training settings, and stops early "
+               "on its own.", "`result.history` is the log history: one row per epoch's training loss and one "
+               "per validation score.")),
     Question(
-        "q2", "Set `report` to the classification report of the fine-tuned model on the test split "
-              "(a dict, with the label names).",
-        ("report", "data_source"), check_report, points=2,
-        hints=("`classification_report(y_true, y_pred, labels=range(len(LABELS)), target_names=LABELS, "
-               "output_dict=True, zero_division=0)`.",)),
+        "q2", "Predict the test split with the fine-tuned model: set `predictions` (one label per test text, "
+              "in the split's order) and `report`, the classification report of those predictions (a dict, "
+              "with the label names).",
+        ("predictions", "report", "data_source"), check_report, points=2,
+        hints=("`result.trainer.predict(encoded['test'])` gives logits; the predicted label is the largest.",
+               "`classification_report(y_true, y_pred, labels=range(len(LABELS)), target_names=LABELS, "
+               "output_dict=True, zero_division=0)`.")),
     Question(
-        "q3", "Train TF-IDF (words and word pairs) + logistic regression on the same training split; set "
-              "`baseline_macro_f1` (test macro-F1).",
-        ("baseline_macro_f1", "data_source"), check_baseline, points=2,
-        hints=("`make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), "
-               "LogisticRegression(max_iter=2000))`.",)),
+        "q3", "Train the lesson's TF-IDF baseline on the same training split, its `C` chosen on the "
+              "validation split; set `baseline_c` and `baseline_macro_f1` (test macro-F1).",
+        ("baseline_c", "baseline_macro_f1", "data_source"), check_baseline, points=2,
+        hints=("Choose `C` as lesson 02 does: the values of C_GRID, each scored on validation, never on test.",
+               "`choose_c(tfidf_model, ...)` from course_utils.baselines returns the chosen `.c` and the `.model` "
+               "refitted with it.")),
     Question(
-        "q4", "Set `comparison` (a DataFrame: method, macro_f1, accuracy; one row per model) and `f1_gain` "
-              "(fine-tuned minus baseline macro-F1).",
-        ("report", "baseline_macro_f1", "comparison", "f1_gain"), check_comparison,
-        hints=("The fine-tuned row takes its numbers from `report`.",)),
+        "q4", "Compare the two on the same test texts: set `f1_difference` (fine-tuned minus baseline macro-F1), "
+              "`f1_difference_ci` ([low, high], its paired 95 % bootstrap interval from `difference_interval`) "
+              f"and `verdict`, one of {list(VERDICTS)}, as the interval says.",
+        ("predictions", "baseline_c", "data_source", "f1_difference", "f1_difference_ci", "verdict"),
+        check_comparison, points=2,
+        hints=("Both models predict the same test texts: pair them, as lesson 02 compares every method with the "
+               "baseline.",
+               "`difference_interval(y_test, [fine-tuned predictions], [baseline predictions])` with its defaults.",
+               "An interval that includes zero does not separate the two.")),
     Question(
         "q5", "In a few sentences (`conclusion`): which would you deploy for this data, and why?",
         ("conclusion",), check_conclusion, points=2, auto=False,
-        hints=("Weigh the scores against the cost (training time, hardware) and say how sure the "
-               "comparison is with a test split this size.",)),
+        hints=("Weigh the scores and how sure the comparison is (the interval) against the cost of each model "
+               "(training time, hardware).",)),
 ], version=VERSION, solutions_withheld=NO_SOLUTION)
 
 bind = QUESTIONS.bind

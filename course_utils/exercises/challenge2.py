@@ -1,5 +1,8 @@
 """Challenge 2 (level 2): fine-tune with and without the first layers frozen, and decide.
 
+Each arm trains with its own recipe from lesson 02 (full fine-tuning's, and partial freezing's
+for the embeddings and the first half of the layers frozen) until validation stops improving:
+the exported log histories show the rate each trained at and that early stopping ended both.
 Parameter counts are recomputed for the encoder the learner used (recognised by its size);
 scores come from training, so they are recomputed from the exported predictions and checked for
 consistency; the recommendation is free text, checked for completeness and left to the instructor.
@@ -14,16 +17,15 @@ from course_utils.exercises.core import Question, QuestionSet, Wrong
 NO_SOLUTION = ("A graded challenge shows no solution: the hints and lesson 02 have what you "
                "need, and your instructor shares a solution after the deadline.")
 
-WANTED_FROZEN = 4
-
 
 def frozen_layers_for(n_layers: int) -> int:
-    """The first 4 layers, or all but the last when the model has 4 or fewer.
+    """The first half of the layers, rounded down: what lesson 02's partial-freezing recipe freezes
+    (``course_utils.recipes.train_method(cfg, "partial", ...)``) and was chosen on validation for.
 
-    >>> frozen_layers_for(6), frozen_layers_for(4), frozen_layers_for(2)
-    (4, 3, 1)
+    >>> frozen_layers_for(6), frozen_layers_for(12), frozen_layers_for(5)
+    (3, 6, 2)
     """
-    return min(WANTED_FROZEN, n_layers - 1)
+    return n_layers // 2
 
 
 # ----------------------------------------------------------------------------- q1
@@ -40,8 +42,8 @@ def check_counts(values, workdir):
         raise Wrong(f"n_layers is {n_layers}; {encoder} has {real_layers} transformer layers "
                     "(model.config.num_hidden_layers).")
     if n_frozen != frozen_layers_for(n_layers):
-        raise Wrong(f"n_frozen is {n_frozen}; freeze the first {WANTED_FROZEN} layers, or all but the last "
-                    f"if the model has {WANTED_FROZEN} or fewer: here {frozen_layers_for(n_layers)}.")
+        raise Wrong(f"n_frozen is {n_frozen}; freeze the first half of the layers, rounded down (n_layers // 2), "
+                    "as lesson 02's partial-freezing recipe does.")
     want = checks.parameter_counts(encoder, n_frozen)[0]
     if frozen == want:
         return None
@@ -56,7 +58,32 @@ def check_counts(values, workdir):
 
 # ----------------------------------------------------------------------------- q2
 
-SETUPS = ("full", "frozen")
+SETUPS = {"full": "full", "frozen": "partial"}  # setup -> lesson 02's method, whose recipe it trains with
+HOW = {"full": "fine_tune's default recipe, full fine-tuning's", "frozen": "classifier_recipe(cfg, 'partial')"}
+
+
+def _curves(values) -> dict:
+    histories = values["histories"]
+    if not isinstance(histories, dict) or sorted(histories) != sorted(SETUPS):
+        raise Wrong("histories should be a dict with one log history per setup: "
+                    "{'full': result_full.history, 'frozen': result_frozen.history}.")
+    return {setup: checks.run_curve(histories[setup], f"histories['{setup}']") for setup in SETUPS}
+
+
+def check_training(values, workdir):
+    curves = _curves(values)
+    models = {setup: checks.recipe_of(curves[setup], method, f"histories['{setup}']", HOW[setup])
+              for setup, method in SETUPS.items()}
+    if len(set(models.values())) > 1:
+        raise Wrong(f"the two runs trained at the rates of different models ({models['full']} for 'full', "
+                    f"{models['frozen']} for 'frozen'): train both from the same encoder, cfg.encoder.")
+    for setup, method in SETUPS.items():
+        patience = checks.method_recipes(method)[models[setup]].patience
+        checks.early_stopped(curves[setup], f"histories['{setup}']", patience, f"Train it with {HOW[setup]}")
+    return "; ".join(f"{setup}: {c.epochs_run} epochs, epoch {c.best_epoch} kept" for setup, c in curves.items())
+
+
+# ----------------------------------------------------------------------------- q3
 
 
 def _test_scores(values) -> dict:
@@ -73,12 +100,14 @@ def check_results(values, workdir):
     from course_utils.exercises.ex02 import majority_floor
 
     got = _test_scores(values)
-    frame = checks.table(values["results"], "results", ("setup", "macro_f1", "seconds"))
+    curves = _curves(values)
+    frame = checks.table(values["results"], "results", ("setup", "epochs_run", "macro_f1", "seconds"))
     if sorted(frame["setup"]) != sorted(SETUPS):
         raise Wrong(f"results should have one row per setup, named {list(SETUPS)}; its setups are "
                     f"{frame['setup'].tolist()}.")
     floor = majority_floor()["macro_f1"]
-    for setup, row in zip(frame["setup"], frame.itertuples(index=False)):
+    for row in frame.itertuples(index=False):
+        setup = row.setup
         macro = checks.fraction(row.macro_f1, f"{setup} macro_f1")
         if abs(macro - got[setup]["macro_f1"]) > 1e-3:
             raise Wrong(f"results gives {setup!r} macro-F1 {macro:.3f}, but predictions_{setup} score "
@@ -86,11 +115,15 @@ def check_results(values, workdir):
         if macro <= floor:
             raise Wrong(f"the {setup!r} model scores {macro:.3f}, not above always answering 'medical' "
                         f"({floor:.3f}): it learned nothing.")
+        epochs = checks.number(row.epochs_run, f"{setup} epochs_run", whole=True, low=1)
+        if epochs != curves[setup].epochs_run:
+            raise Wrong(f"results gives {setup!r} {epochs} epochs, but histories['{setup}'] has validation scores "
+                        f"for {curves[setup].epochs_run}.")
         checks.number(row.seconds, f"{setup} seconds", low=1e-9)
     return None
 
 
-# ----------------------------------------------------------------------------- q3
+# ----------------------------------------------------------------------------- q4
 
 
 def check_difference(values, workdir):
@@ -124,25 +157,31 @@ def check_difference(values, workdir):
     return f"the difference is {verdict} on this test split."
 
 
-# ----------------------------------------------------------------------------- q4
+# ----------------------------------------------------------------------------- q5
 
 
 def check_speedup(values, workdir):
-    frame = checks.table(values["results"], "results", ("setup", "seconds"))
-    speedup = checks.number(values["speedup"], "speedup", low=1e-9)
-    seconds = dict(zip(frame["setup"], frame["seconds"]))
-    if set(seconds) != set(SETUPS):
-        raise Wrong(f"results should have the setups {list(SETUPS)}; fix q2 first.")
-    full, frozen = (checks.number(seconds[s], f"{s} seconds", low=1e-9) for s in SETUPS)
-    want = full / frozen
+    frame = checks.table(values["results"], "results", ("setup", "epochs_run", "seconds"))
+    speedup = checks.number(values["speedup_per_epoch"], "speedup_per_epoch", low=1e-9)
+    rows = {row.setup: row for row in frame.itertuples(index=False)}
+    if set(rows) != set(SETUPS):
+        raise Wrong(f"results should have the setups {list(SETUPS)}; fix q3 first.")
+    seconds = {s: checks.number(rows[s].seconds, f"{s} seconds", low=1e-9) for s in SETUPS}
+    epochs = {s: checks.number(rows[s].epochs_run, f"{s} epochs_run", whole=True, low=1) for s in SETUPS}
+    want = (seconds["full"] / epochs["full"]) / (seconds["frozen"] / epochs["frozen"])
     if abs(speedup - want) <= 0.01 * want:
         return None
     if abs(speedup - 1 / want) <= 0.01 / want:
-        raise Wrong("speedup is upside down: full seconds divided by frozen seconds.")
-    raise Wrong(f"speedup is {speedup:.3f}; by your results table it is {want:.3f} (full / frozen).")
+        raise Wrong("speedup_per_epoch is upside down: full seconds per epoch divided by frozen seconds per epoch.")
+    whole_runs = seconds["full"] / seconds["frozen"]
+    if epochs["full"] != epochs["frozen"] and abs(speedup - whole_runs) <= 0.01 * whole_runs:
+        raise Wrong(f"that is the ratio of the whole runs, but they trained {epochs['full']} and {epochs['frozen']} "
+                    "epochs before early stopping ended them: divide each run's seconds by its epochs first.")
+    raise Wrong(f"speedup_per_epoch is {speedup:.3f}; by your results table it is {want:.3f} "
+                "((full seconds / full epochs) / (frozen seconds / frozen epochs)).")
 
 
-# ----------------------------------------------------------------------------- q5
+# ----------------------------------------------------------------------------- q6
 
 
 def check_recommendation(values, workdir):
@@ -157,33 +196,44 @@ def check_recommendation(values, workdir):
 
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+VERSION = 2
 
 QUESTIONS = QuestionSet("challenge2", "Challenge 2 · To freeze or not to freeze", [
     Question(
-        "q1", "Set `n_layers`, `n_frozen` (the first 4, or all but the last for a model with 4 or fewer), "
-              "`trainable_full` and `trainable_frozen`.",
+        "q1", "Set `n_layers`, `n_frozen` (the first half of the layers, n_layers // 2, as lesson 02's partial "
+              "freezing), `trainable_full` and `trainable_frozen`.",
         ("n_layers", "n_frozen", "trainable_full", "trainable_frozen"), check_counts,
         hints=("`model.config.num_hidden_layers`; `freeze_layers(model, n_frozen)` returns a report with "
                "`.trainable` and `.total`.",)),
     Question(
-        "q2", "Fine-tune both ways; set `predictions_full`, `predictions_frozen` (test label ids) and "
-              "`results` (a DataFrame: setup ('full' / 'frozen'), macro_f1, seconds).",
-        ("predictions_full", "predictions_frozen", "results"), check_results, points=2,
-        hints=("Freeze a fresh classifier with freeze_layers, then train it with the same fine_tune call.",
-               "`result.seconds` is the training time.")),
+        "q2", "Fine-tune a fresh classifier both ways, each with its own recipe from lesson 02 (full fine-tuning's; "
+              "partial freezing's for the frozen one), until validation stops improving; set `histories`, "
+              "{'full': log history, 'frozen': log history}.",
+        ("histories",), check_training, points=2,
+        hints=("Each method has its own recipe: `classifier_recipe(cfg, 'full')` and `classifier_recipe(cfg, "
+               "'partial')`.",
+               "Freeze a fresh classifier with freeze_layers, then `fine_tune(..., recipe=classifier_recipe(cfg, "
+               "'partial'))`; `result.history` is the log history. `train_method(cfg, 'partial', ...)` does both.")),
     Question(
-        "q3", "Set `f1_difference` (frozen minus full test macro-F1) and `f1_difference_ci` ([low, high], "
+        "q3", "Set `predictions_full`, `predictions_frozen` (test label ids) and `results` (a DataFrame: setup "
+              "('full' / 'frozen'), epochs_run, macro_f1, seconds).",
+        ("predictions_full", "predictions_frozen", "histories", "results"), check_results,
+        hints=("`result.trainer.predict(encoded['test']).predictions.argmax(-1)`; `result.seconds` is the "
+               "training time.",)),
+    Question(
+        "q4", "Set `f1_difference` (frozen minus full test macro-F1) and `f1_difference_ci` ([low, high], "
               "its 95 % bootstrap interval from `difference_interval`).",
         ("predictions_full", "predictions_frozen", "f1_difference", "f1_difference_ci"), check_difference,
         hints=("`difference_interval(y_test, [predictions_frozen], [predictions_full])` pairs the two on the "
                "same test texts.",)),
     Question(
-        "q4", "Set `speedup`: full training time divided by frozen training time, from `results`.",
-        ("results", "speedup"), check_speedup,
-        hints=("Index `results` by setup first.",)),
+        "q5", "Set `speedup_per_epoch`: full fine-tuning's seconds per epoch divided by the frozen model's, "
+              "from `results`.",
+        ("results", "speedup_per_epoch"), check_speedup,
+        hints=("Early stopping ends the two runs after different numbers of epochs: compare the cost of one "
+               "epoch.", "Index `results` by setup first.")),
     Question(
-        "q5", "Which is better for this dataset size, and why? Weigh macro-F1, its interval and the training "
+        "q6", "Which is better for this dataset size, and why? Weigh macro-F1, its interval and the training "
               "time in `recommendation` (a few sentences).",
         ("recommendation",), check_recommendation, points=2, auto=False,
         hints=("Is the difference in macro-F1 separated from zero? Is the time saved worth it at this size?",)),

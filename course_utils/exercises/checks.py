@@ -310,6 +310,165 @@ def encoder_by_total(total: int, name: str) -> str:
     return _model_by_total(total, name, ENCODERS, lambda e: parameter_counts(e, 0)[1], "classifier")
 
 
+# ----------------------------------------------------------------------------- classifier runs and baselines (ex02, challenges 1 and 2)
+
+
+class RunCurve:
+    """What a classifier's log history says: validation macro-F1 per epoch, the peak learning rate.
+
+    ``best_epoch`` is the epoch ``Trainer`` keeps with ``load_best_model_at_end``: the first with
+    the highest validation macro-F1, since a later tie is no improvement.
+    """
+
+    def __init__(self, val_macro_f1: Sequence[float], peak_learning_rate: float | None):
+        self.val_macro_f1 = list(val_macro_f1)
+        self.peak_learning_rate = peak_learning_rate
+        self.epochs_run = len(self.val_macro_f1)
+        self.best_epoch = self.val_macro_f1.index(max(self.val_macro_f1)) + 1
+
+    def stopped_early(self, patience: int) -> bool:
+        """Validation had not improved for ``patience`` epochs when the run ended."""
+        return self.epochs_run - self.best_epoch >= patience
+
+
+def run_curve(history, name: str) -> RunCurve:
+    """Read a ``Trainer`` log history (``result.history``, ``trainer.state.log_history``) as exported.
+
+    >>> rows = [{"loss": 1.0, "learning_rate": 3e-4, "epoch": 1.0}, {"eval_macro_f1": 0.5, "epoch": 1.0},
+    ...         {"loss": 0.5, "learning_rate": 2e-4, "epoch": 2.0}, {"eval_macro_f1": 0.7, "epoch": 2.0}]
+    >>> curve = run_curve(rows, "history")
+    >>> curve.epochs_run, curve.best_epoch, curve.peak_learning_rate
+    (2, 2, 0.0003)
+    """
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise Wrong(f"`{name}` should be the trainer's log history: result.history (or "
+                    "result.trainer.state.log_history), a list of dicts.")
+    evals = [row for row in history if "eval_macro_f1" in row]
+    if not evals:
+        raise Wrong(f"`{name}` has no validation scores (eval_macro_f1): train with fine_tune, which "
+                    "evaluates after every epoch, and export the whole log history.")
+    epochs = [round(number(row.get("epoch"), f"{name} epoch")) for row in evals]
+    if epochs != list(range(1, len(evals) + 1)):
+        raise Wrong(f"`{name}` has validation scores after epochs {epochs}; a run evaluated after every epoch "
+                    f"has them after 1, 2, ... {len(evals)}, once each: export one run's whole log history.")
+    if not any("loss" in row for row in history):
+        raise Wrong(f"`{name}` has no training loss: export the whole log history, not only the evaluations.")
+    rates = [number(row["learning_rate"], f"{name} learning_rate") for row in history if "learning_rate" in row]
+    return RunCurve([fraction(row["eval_macro_f1"], f"{name} eval_macro_f1") for row in evals],
+                    max(rates) if rates else None)
+
+
+def method_recipes(method: str) -> dict:
+    """``{which model: Recipe}``: ``method``'s recipe for the tiny encoder and for a real model."""
+    from course_utils.recipes import REAL, TINY
+
+    return {"the bundled tiny encoder": TINY[method], "a real model such as DistilBERT": REAL[method]}
+
+
+def recipe_of(curve: RunCurve, method: str, name: str, how: str) -> str:
+    """Which model's ``method`` recipe trained the run (by its peak learning rate), or Wrong.
+
+    The logged rate peaks once warmup ends (the first epoch), then decays, so the peak of a run
+    of two epochs or more is within a fraction of a percent of the recipe's rate.
+    """
+    if curve.peak_learning_rate is None:
+        raise Wrong(f"`{name}` has no learning rates: export the whole log history.")
+    recipes = method_recipes(method)
+    for model, recipe in recipes.items():
+        if abs(curve.peak_learning_rate - recipe.learning_rate) <= 0.05 * recipe.learning_rate:
+            return model
+    rates = ", ".join(f"{r.learning_rate:g} for {model}" for model, r in recipes.items())
+    raise Wrong(f"the run in `{name}` peaked at learning rate {curve.peak_learning_rate:.3g}; {how} trains at "
+                f"{rates}. Lesson 02 gives each method its own recipe: use it rather than another rate.")
+
+
+def early_stopped(curve: RunCurve, name: str, patience: int, how: str) -> None:
+    """Nothing when early stopping ended the run (``patience`` epochs without improvement after the
+    best, then the end); otherwise Wrong saying what ended it instead. ``how`` says how to train it."""
+    n, best = curve.epochs_run, curve.best_epoch
+    if n - best < patience:
+        raise Wrong(f"the run in `{name}` ended at epoch {n}, {n - best} after its best (epoch {best}): validation "
+                    f"had not gone {patience} epochs without improving, so early stopping did not end it. {how}; a "
+                    "run that reaches the recipe's epoch cap needs a higher one: "
+                    "recipe=dataclasses.replace(recipe, max_epochs=...).")
+    if n - best > patience:
+        raise Wrong(f"the run in `{name}` went on {n - best} epochs after its best (epoch {best}); the course's "
+                    f"recipe stops after {patience} without improvement: keep fine_tune's early stopping as it is.")
+
+
+@lru_cache(maxsize=None)
+def validation_split() -> tuple[tuple, tuple]:
+    """The bundled validation split as ``(texts, label names)``: every profile validates on all of it."""
+    from course_utils import data
+
+    validation = data.load_domain_splits()["validation"]
+    return tuple(validation["text"]), tuple(data.LABELS[i] for i in validation["label"])
+
+
+@lru_cache(maxsize=None)
+def tfidf_on_validation(train_texts: tuple, train_labels: tuple, val_texts: tuple, val_labels: tuple):
+    """Lesson 02's baseline recomputed: ``choose_c(tfidf_model, ...)``, its ``C`` chosen on validation."""
+    from course_utils.baselines import choose_c, tfidf_model
+
+    return choose_c(tfidf_model, list(train_texts), list(train_labels), list(val_texts), list(val_labels))
+
+
+@lru_cache(maxsize=None)
+def tfidf_test_predictions(train_texts: tuple, train_labels: tuple, test_texts: tuple, c: float) -> tuple:
+    """Test predictions of ``tfidf_model(c)`` fitted on the training texts."""
+    from threadpoolctl import threadpool_limits
+
+    from course_utils.baselines import tfidf_model
+
+    with threadpool_limits(1):  # as choose_c: a small fit, on a machine shared with kernels
+        return tuple(tfidf_model(c).fit(list(train_texts), list(train_labels)).predict(list(test_texts)))
+
+
+def validated_tfidf(c, macro, *, test, trains: dict, validation: tuple, c_name: str, f1_name: str) -> str:
+    """Check a baseline whose ``C`` was chosen on validation, as lesson 02 does; return the training
+    split it matches (a name of ``trains``, ``{name: (texts, labels)}``), or raise Wrong saying how
+    the ``C`` was chosen instead (on test, a tie taken the other way, the default).
+
+    ``c`` must be the validation-best ``C`` of ``C_GRID`` for that training split (ties: the smaller)
+    and ``macro`` the test macro-F1 of ``tfidf_model(c)`` refitted on it.
+    """
+    from course_utils.baselines import C_GRID
+
+    c = number(c, c_name, low=1e-12)
+    macro = fraction(macro, f1_name)
+    on_grid = [g for g in C_GRID if math.isclose(c, g, rel_tol=1e-9)]
+    if not on_grid:
+        raise Wrong(f"`{c_name}` is {c:g}; choose it from the values lesson 02 searches, C_GRID = {C_GRID}.")
+    c = on_grid[0]
+
+    def test_f1(which: str, value: float) -> float:
+        return scores(test["label"], tfidf_test_predictions(*trains[which], tuple(test["text"]), value))["macro_f1"]
+
+    # The training split the learner used: the one on which their C scores their number.
+    used = [which for which in trains if abs(test_f1(which, c) - macro) <= 1e-3]
+    for which in used:
+        if tfidf_on_validation(*trains[which], *validation).c == c:
+            return which
+    chosen_right = [which for which in trains if tfidf_on_validation(*trains[which], *validation).c == c]
+    if chosen_right:
+        found = "; ".join(f"{test_f1(which, c):.3f} trained on {which}" for which in chosen_right)
+        raise Wrong(f"`{c_name}` = {c:g} is the right choice, but `{f1_name}` is {macro:.3f}: tfidf_model({c:g}) "
+                    f"refitted on the training split scores test macro-F1 {found}.")
+    which = used[0] if used else next(iter(trains))
+    choice = tfidf_on_validation(*trains[which], *validation)
+    table = choice.table.set_index("C")["val_macro_f1"]
+    if table[c] >= table.max():
+        raise Wrong(f"C = {c:g} ties on validation with a smaller C; on a tie lesson 02 keeps the smaller C, "
+                    "the stronger regularisation (choose_c does: it scans C_GRID in increasing order).")
+    if c == max(C_GRID, key=lambda value: test_f1(which, value)):
+        raise Wrong(f"C = {c:g} is the best C on the test split, not on validation: a setting chosen on test makes "
+                    "the test score optimistic. Score each C on the validation split instead.")
+    default = " 1 is LogisticRegression's default, not a choice." if c == 1.0 else ""
+    raise Wrong(f"`{c_name}` = {c:g} does not have the highest validation macro-F1.{default} Fit tfidf_model(C) on "
+                "the training split for each C in C_GRID, score macro-F1 on the validation split and keep the "
+                "best (ties: the smaller C), or let choose_c do it.")
+
+
 # ----------------------------------------------------------------------------- causal LMs (ex04, ex05, challenge 3)
 
 CAUSAL_LMS = ("the bundled tiny GPT-2 (smoke profile)", "gpt2")

@@ -2,8 +2,11 @@
 
 Data-derived answers are recomputed here (the test split is whole in every profile; the
 training split is the smoke profile's subsample or the whole split, and either is accepted).
-The fine-tuned model's answers come from training, so they are checked for consistency: the
-reported macro-F1 must be the one its predictions score, and above the majority-class floor.
+The baseline's ``C`` is recomputed as lesson 02 chooses it, from the training and validation
+splits, never from test. The fine-tuned model's answers come from training, so they are checked
+for consistency: the reported macro-F1 must be the one its predictions score, above the
+majority-class floor; the epochs run and the epoch kept must be what the exported log history
+shows, and its learning rate the lesson's recipe.
 """
 
 from __future__ import annotations
@@ -54,29 +57,12 @@ def check_majority(values, workdir):
 # ----------------------------------------------------------------------------- q2
 
 
-def _ngram_score(which: str, ngrams: tuple) -> float:
-    """Test macro-F1 of the baseline on one training split (cached below it), words or pairs."""
+def check_baseline(values, workdir):
     test = checks.test_frame()
-    texts, labels = checks.training_splits()[which]
-    return checks.scores(test["label"], checks.tfidf_predictions(
-        texts, labels, tuple(test["text"]), ngram_range=ngrams))["macro_f1"]
-
-
-def check_ngrams(values, workdir):
-    words = checks.fraction(values["f1_words"], "f1_words")
-    pairs = checks.fraction(values["f1_word_pairs"], "f1_word_pairs")
-    tol = 1e-3
-    for which in checks.training_splits():  # the smoke profile's subsample first: the likeliest
-        ref = {n: _ngram_score(which, n) for n in ((1, 1), (1, 2))}
-        if abs(words - ref[(1, 1)]) <= tol and abs(pairs - ref[(1, 2)]) <= tol:
-            return f"trained on {which}."
-        if abs(words - ref[(1, 2)]) <= tol and abs(pairs - ref[(1, 1)]) <= tol:
-            raise Wrong("your two scores are swapped: f1_words is ngram_range=(1, 1).")
-    expected = "; ".join(f"on {which}: {_ngram_score(which, (1, 1)):.3f} and {_ngram_score(which, (1, 2)):.3f}"
-                         for which in checks.training_splits())
-    raise Wrong(f"you have {words:.3f} and {pairs:.3f}. With the question's settings (sublinear TF-IDF, "
-                f"LogisticRegression(max_iter=2000), scored on the test split) we get {expected}. Train on "
-                "splits['train'] and check the settings.")
+    which = checks.validated_tfidf(values["best_c"], values["baseline_macro_f1"], test=test,
+                                   trains=checks.training_splits(), validation=checks.validation_split(),
+                                   c_name="best_c", f1_name="baseline_macro_f1")
+    return f"C = {checks.number(values['best_c'], 'best_c'):g}, chosen on validation; trained on {which}."
 
 
 # ----------------------------------------------------------------------------- q3
@@ -161,25 +147,53 @@ def check_fine_tune(values, workdir):
         raise Wrong(f"the model scores macro-F1 {got['macro_f1']:.3f}, not above always answering "
                     f"'medical' ({floor:.3f}): it learned nothing. Did training run on splits['train'] "
                     "with the labels?")
-    return f"macro-F1 {got['macro_f1']:.3f} from your predictions."
+    curve = checks.run_curve(values["ft_history"], "ft_history")
+    checks.recipe_of(curve, "full", "ft_history", "fine_tune's default recipe (full fine-tuning's)")
+    epochs_run = checks.number(values["epochs_run"], "epochs_run", whole=True, low=1)
+    best_epoch = checks.number(values["best_epoch"], "best_epoch", whole=True, low=1)
+    if epochs_run != curve.epochs_run:
+        raise Wrong(f"epochs_run is {epochs_run}, but ft_history has validation scores for {curve.epochs_run} "
+                    "epochs: count the rows with 'eval_macro_f1'.")
+    if best_epoch != curve.best_epoch:
+        last = " That is the last epoch; the model kept is the best one." if best_epoch == epochs_run else ""
+        raise Wrong(f"best_epoch is {best_epoch}, but the first epoch with the highest validation macro-F1 in "
+                    f"ft_history is {curve.best_epoch}: that is the one load_best_model_at_end keeps.{last}")
+    patience = checks.method_recipes("full")["a real model such as DistilBERT"].patience
+    caps = {r.max_epochs for r in checks.method_recipes("full").values()}
+    if curve.stopped_early(patience):
+        return (f"macro-F1 {got['macro_f1']:.3f}; validation stopped improving after epoch {best_epoch} and early "
+                f"stopping ended the run {patience} epochs later: it converged.")
+    if epochs_run in caps:
+        return (f"macro-F1 {got['macro_f1']:.3f}; the run reached its epoch cap ({epochs_run}) with validation "
+                "still improving: it is under-trained, so its score says less.")
+    raise Wrong(f"the run ended after {epochs_run} epochs, {epochs_run - best_epoch} after its best: neither early "
+                f"stopping (it waits {patience} epochs without improvement) nor the recipe's epoch cap ended it. "
+                "Train with fine_tune's default recipe: no num_train_epochs.")
 
 
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+VERSION = 2
 
 QUESTIONS = QuestionSet("ex02", "Exercise 02 · Baselines, freezing and fine-tuning", [
     Question(
         "q1", "What do accuracy and macro-F1 on the test split come to if the model always answers the "
               "training split's largest class? Set `majority_accuracy` and `majority_macro_f1`.",
         ("majority_accuracy", "majority_macro_f1"), check_majority,
-        hints=("The largest class of splits['train'] has label id 0; score `[0] * len(y_test)`.",
+        hints=("Count the labels of splits['train'] to find its largest class, then predict that class for "
+               "every test text.",
                "`classification_metrics(y_test, predictions)` returns both scores.")),
     Question(
-        "q2", "Score the TF-IDF baseline with single words and with words plus word pairs. Set `f1_words` "
-              "and `f1_word_pairs` (test macro-F1).",
-        ("f1_words", "f1_word_pairs"), check_ngrams,
-        hints=("Only `ngram_range` changes: (1, 1) and (1, 2).",)),
+        "q2", "Choose the TF-IDF baseline's `C` on the validation split, as lesson 02 does: set `best_c` (the "
+              "value of C_GRID with the highest validation macro-F1; ties: the smaller) and `baseline_macro_f1` "
+              "(the test macro-F1 of `tfidf_model(best_c)` trained on splits['train']).",
+        ("best_c", "baseline_macro_f1"), check_baseline, points=2,
+        hints=("Never look at the test split to choose: fit `tfidf_model(c)` on the training texts for each c in "
+               "C_GRID and score each on splits['validation'].",
+               "Scan C_GRID in increasing order and keep a C only if it beats the best so far: a tie keeps the "
+               "smaller C, the stronger regularisation.",
+               "`choose_c(tfidf_model, train_texts, train_labels, val_texts, val_labels)` does the scan: `.c` is "
+               "the choice, `.model` the model refitted with it.")),
     Question(
         "q3", "Freeze the embeddings and the first 2 layers of a fresh classifier. Set `n_trainable` "
               "(parameters that still train) and `n_total`.",
@@ -193,11 +207,15 @@ QUESTIONS = QuestionSet("ex02", "Exercise 02 · Baselines, freezing and fine-tun
         hints=("`encoded['test']['input_ids']` holds each text's ids, already truncated at 128.",
                "A batch padded to its longest text fills len(batch) * max(lengths in it) positions.")),
     Question(
-        "q5", "Fine-tune a fresh classifier with `fine_tune` and predict the test split. Set "
-              "`ft_predictions` (one label per test text) and `ft_macro_f1`.",
-        ("ft_predictions", "ft_macro_f1"), check_fine_tune,
-        hints=("`result = fine_tune(cfg, new_classifier(cfg.encoder, seed=0), tokenizer, encoded, "
-               "output_dir='trainer_output/ex02')`.",
+        "q5", "Fine-tune a fresh classifier with `fine_tune`'s default recipe (lesson 02's full fine-tuning: "
+              "until validation macro-F1 stops improving) and predict the test split. Set `ft_history` (the "
+              "log history), `epochs_run`, `best_epoch` (the epoch kept), `ft_predictions` (one label id per "
+              "test text) and `ft_macro_f1`.",
+        ("ft_predictions", "ft_macro_f1", "ft_history", "epochs_run", "best_epoch"), check_fine_tune, points=2,
+        hints=("Pass fine_tune no num_train_epochs or learning_rate: its defaults are the lesson's recipe, and "
+               "it stops when validation has not improved for 3 epochs.",
+               "`result.history` has one row with 'eval_macro_f1' per epoch: count them, and find the first "
+               "epoch with the highest score.",
                "`result.trainer.predict(encoded['test']).predictions.argmax(-1)` gives the label ids.")),
 ], version=VERSION)
 

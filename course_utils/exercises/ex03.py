@@ -109,6 +109,17 @@ def check_weakest(values, workdir):
 # ----------------------------------------------------------------------------- q4
 
 
+GAP_TOLERANCE = 0.04  # bootstrap bounds from another seed or resample count differ by about 0.01
+
+
+def _hard_gap(predicted: dict[str, str]) -> dict:
+    """The lesson's evidence: accuracy on hard minus other texts, with its bootstrap interval."""
+    from course_utils.advice import accuracy_difference
+
+    test, correct = _correct(predicted)
+    return accuracy_difference(correct, test["hard"].to_numpy(dtype=bool))
+
+
 def check_hard(values, workdir):
     predicted = _predicted(values)
     acc_hard = checks.fraction(values["acc_hard"], "acc_hard")
@@ -116,15 +127,38 @@ def check_hard(values, workdir):
     test, correct = _correct(predicted)
     hard = test["hard"].to_numpy(dtype=bool)
     want_hard, want_other = correct[hard].mean(), correct[~hard].mean()
-    if abs(acc_hard - want_hard) <= 1e-3 and abs(acc_other - want_other) <= 1e-3:
-        return None
-    if abs(acc_hard - want_other) <= 1e-3 and abs(acc_other - want_hard) <= 1e-3:
-        raise Wrong("your two accuracies are swapped: acc_hard is for the texts with hard == True.")
-    if abs(acc_other - correct.mean()) <= 1e-3:
-        raise Wrong("acc_other is the accuracy on the whole test split; compute it on the texts that "
-                    "are not hard cases.")
-    raise Wrong(f"with your predictions, the {hard.sum()} hard test texts score {want_hard:.3f} and the "
-                f"{(~hard).sum()} others {want_other:.3f}; you have {acc_hard:.3f} and {acc_other:.3f}.")
+    if not (abs(acc_hard - want_hard) <= 1e-3 and abs(acc_other - want_other) <= 1e-3):
+        if abs(acc_hard - want_other) <= 1e-3 and abs(acc_other - want_hard) <= 1e-3:
+            raise Wrong("your two accuracies are swapped: acc_hard is for the texts with hard == True.")
+        if abs(acc_other - correct.mean()) <= 1e-3:
+            raise Wrong("acc_other is the accuracy on the whole test split; compute it on the texts that "
+                        "are not hard cases.")
+        raise Wrong(f"with your predictions, the {hard.sum()} hard test texts score {want_hard:.3f} and the "
+                    f"{(~hard).sum()} others {want_other:.3f}; you have {acc_hard:.3f} and {acc_other:.3f}.")
+    low = checks.number(values["hard_gap_low"], "hard_gap_low", low=-1, high=1)
+    high = checks.number(values["hard_gap_high"], "hard_gap_high", low=-1, high=1)
+    decision = values["add_cross_domain"]
+    if not isinstance(decision, bool):
+        raise Wrong("add_cross_domain should be True or False.")
+    difference = acc_hard - acc_other
+    if not low <= difference <= high:
+        if low <= -difference <= high:
+            raise Wrong("your interval is for acc_other - acc_hard; the question asks for acc_hard - acc_other.")
+        raise Wrong(f"the interval {low:.3f} to {high:.3f} does not contain the difference itself "
+                    f"({difference:.3f}).")
+    ours = _hard_gap(predicted)
+    if abs(low - ours["low"]) > GAP_TOLERANCE or abs(high - ours["high"]) > GAP_TOLERANCE:
+        raise Wrong(f"a 95 % bootstrap interval of the difference runs from about {ours['low']:.3f} to "
+                    f"{ours['high']:.3f}; yours, {low:.3f} to {high:.3f}, is far from it. Resample all the test "
+                    "texts, compute both accuracies in each resample and take the 2.5th and 97.5th percentiles "
+                    "of their difference.")
+    if decision != (high < 0):
+        if decision:
+            raise Wrong(f"your interval ({low:.3f} to {high:.3f}) does not lie below zero: this test set does "
+                        "not show the hard cases to be harder, so nothing calls for cross-domain examples.")
+        raise Wrong(f"your interval ({low:.3f} to {high:.3f}) lies below zero: the hard cases are harder, "
+                    "which is what cross-domain training examples would address.")
+    return None
 
 
 # ----------------------------------------------------------------------------- q5
@@ -164,34 +198,49 @@ def check_calibration(values, workdir):
 
 @lru_cache(maxsize=None)
 def _baseline_wrong(which: str) -> tuple:
-    """Test ids the lesson's TF-IDF baseline (words and word pairs) gets wrong, trained on ``which``."""
+    """Test ids the lesson's TF-IDF baseline gets wrong (words and word pairs, ``C`` chosen on the
+    validation split, as lesson 02 does), trained on ``which``."""
+    from course_utils import data
+    from course_utils.baselines import choose_c, tfidf_model
+
     test = checks.test_frame()
     texts, labels = checks.training_splits()[which]
-    pred = checks.tfidf_predictions(texts, labels, tuple(test["text"]), ngram_range=(1, 2))
-    return tuple(sorted(test.loc[np.array(pred) != test["label"].to_numpy(), "id"]))
+    validation = data.load_domain_splits()["validation"]
+    model = choose_c(tfidf_model, list(texts), list(labels), validation["text"],
+                     [data.LABELS[i] for i in validation["label"]]).model
+    return tuple(sorted(test.loc[model.predict(test["text"]) != test["label"].to_numpy(), "id"]))
 
 
 def check_shared(values, workdir):
     predicted = _predicted(values)
     baseline = checks.id_list(values["baseline_wrong_ids"], "baseline_wrong_ids")
     shared = checks.id_list(values["shared_wrong_ids"], "shared_wrong_ids")
+    expected_shared = checks.number(values["expected_shared"], "expected_shared", low=0)
     test, correct = _correct(predicted)
     model_wrong = set(test.loc[~correct, "id"])
     matched = [which for which in checks.training_splits() if tuple(sorted(baseline)) == _baseline_wrong(which)]
     if not matched:
         counts = ", ".join(f"{len(_baseline_wrong(which))} trained on {which}" for which in checks.training_splits())
         raise Wrong(f"baseline_wrong_ids has {len(baseline)} ids; the lesson's baseline (TF-IDF on words and "
-                    f"word pairs, trained on splits['train']) gets this many test texts wrong: {counts}.")
+                    f"word pairs, C chosen on validation with choose_c, trained on splits['train']) gets this "
+                    f"many test texts wrong: {counts}.")
     expected = sorted(model_wrong & set(baseline))
     if sorted(shared) == sorted(model_wrong | set(baseline)):
         raise Wrong("shared_wrong_ids lists the texts wrong for either model; keep those wrong for both.")
     checks.compare_ids(shared, expected, "shared_wrong_ids")
-    return f"{len(expected)} errors shared."
+    chance = len(model_wrong) * len(baseline) / len(test)
+    if abs(expected_shared - chance) > 1e-3:
+        if abs(expected_shared - len(expected)) <= 1e-3:
+            raise Wrong("expected_shared is the number of shared errors itself; it should be what independent "
+                        "errors would share: (errors of one) x (errors of the other) / (test texts).")
+        raise Wrong(f"independent errors would share {len(model_wrong)} x {len(baseline)} / {len(test)} = "
+                    f"{chance:.2f} texts; you have {expected_shared:.4g}.")
+    return f"{len(expected)} errors shared; independent errors would share {chance:.1f}."
 
 
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+VERSION = 2
 
 QUESTIONS = QuestionSet("ex03", "Exercise 03 · Reading a classifier's mistakes", [
     Question(
@@ -211,21 +260,30 @@ QUESTIONS = QuestionSet("ex03", "Exercise 03 · Reading a classifier's mistakes"
         ("confusion", "weakest_class", "weakest_recall"), check_weakest,
         hints=("Recall of a class: its diagonal count over its row's total.",)),
     Question(
-        "q4", "Accuracy on the hard cross-domain test texts and on the others: set `acc_hard` and `acc_other`.",
-        ("predicted_labels", "acc_hard", "acc_other"), check_hard,
-        hints=("`predictions['hard']` marks the hard cases; average `correct` in each group.",)),
+        "q4", "Are the hard cross-domain cases harder? Set `acc_hard` and `acc_other`, the 95 % bootstrap "
+              "interval of acc_hard - acc_other as `hard_gap_low` and `hard_gap_high`, and `add_cross_domain`: "
+              "True only if the interval lies below zero.",
+        ("predicted_labels", "acc_hard", "acc_other", "hard_gap_low", "hard_gap_high", "add_cross_domain"),
+        check_hard,
+        hints=("`predictions['hard']` marks the hard cases; average `correct` in each group.",
+               "`accuracy_difference(predictions['correct'], predictions['hard'])` from course_utils.advice "
+               "returns the difference with its interval (`low`, `high`).",
+               "An interval that includes zero does not show the hard cases to be harder.")),
     Question(
         "q5", "Set `confidence` (test id -> confidence of the predicted class) and `ece`, the expected "
               "calibration error over 10 bins.",
         ("predicted_labels", "confidence", "ece"), check_calibration,
         hints=("`expected_calibration_error(confidence, correct, n_bins=10)` from course_utils.evaluation.",)),
     Question(
-        "q6", "Train the lesson's TF-IDF baseline (words and word pairs) on splits['train']; set "
-              "`baseline_wrong_ids` (test ids it gets wrong) and `shared_wrong_ids` (wrong for both models).",
-        ("predicted_labels", "baseline_wrong_ids", "shared_wrong_ids"), check_shared,
-        hints=("Fit `make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), "
-               "LogisticRegression(max_iter=2000))` on the training texts and their label names.",
-               "Shared errors: the intersection of two sets of ids.")),
+        "q6", "Train the lesson's TF-IDF baseline on splits['train'] (C chosen on validation); set "
+              "`baseline_wrong_ids` (test ids it gets wrong), `shared_wrong_ids` (wrong for both models) and "
+              "`expected_shared` (how many independent errors would share).",
+        ("predicted_labels", "baseline_wrong_ids", "shared_wrong_ids", "expected_shared"), check_shared,
+        hints=("`choose_c(tfidf_model, train_texts, train_labels, val_texts, val_labels).model` from "
+               "course_utils.baselines, with label names.",
+               "Shared errors: the intersection of two sets of ids.",
+               "If the two models erred independently, the shared count would be about "
+               "(errors of one) x (errors of the other) / (test texts).")),
 ], version=VERSION)
 
 bind = QUESTIONS.bind
