@@ -142,3 +142,9 @@ def checks():
     """The two verdicts every assignment's notebooks must earn: ``checks.full_marks(assignment,
     result)`` for a solution, ``checks.earns_nothing(assignment, result)`` for an untouched exercise."""
     return SimpleNamespace(full_marks=assert_full_marks, earns_nothing=assert_earns_nothing)
+
+
+def pytest_generate_tests(metafunc):
+    """``assignment`` runs over the test module's ``ASSIGNMENTS``."""
+    if "assignment" in metafunc.fixturenames:
+        metafunc.parametrize("assignment", metafunc.module.ASSIGNMENTS)

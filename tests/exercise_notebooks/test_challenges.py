@@ -1,21 +1,11 @@
 """The graded challenges: each solution earns full marks, each untouched exercise nothing, and
 challenge 1 also runs on a learner's own CSV."""
 
-import pytest
+from exercise_cases import test_the_solution_earns_full_marks, test_the_untouched_exercise_runs_and_earns_nothing  # noqa: F401
 
 from course_utils import data
 
 ASSIGNMENTS = ("challenge1", "challenge2", "challenge3")
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_solution_earns_full_marks(graded, checks, assignment):
-    checks.full_marks(assignment, graded(assignment)["solution"])
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_untouched_exercise_runs_and_earns_nothing(graded, checks, assignment):
-    checks.earns_nothing(assignment, graded(assignment)["exercise"])
 
 
 def test_challenge1_runs_on_a_learners_csv(run_solution, checks, tmp_path):
