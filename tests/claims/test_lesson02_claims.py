@@ -1,22 +1,12 @@
 """Lesson 02's comparative claims, asserted on the results of this test run's one execution of
 the notebook: each with its interval, so a non-result fails."""
 
-import json
-import os
-from pathlib import Path
-
 import pytest
-
-RESULTS = Path(os.environ.get("COURSE_RESULTS_DIR", Path(__file__).resolve().parents[2] / "build" / "test-results"))
+from lesson_results import recorded as recorded_lesson
 
 
 def recorded() -> dict:
-    path = RESULTS / "02_classification_finetuning.json"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run the notebooks first (make test does, before these tests).")
-    data = json.loads(path.read_text())
-    assert data["profile"] == "smoke", "the claims are about the smoke profile's tiny models"
-    return {k: v["value"] for k, v in data["values"].items()}
+    return recorded_lesson("02_classification_finetuning")
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -3,30 +3,21 @@ evidence agrees with the recorded predictions, and each recommendation of sectio
 the recorded evidence by its rule, restated here independently of ``course_utils.advice`` (so
 neither the prose nor the rules can drift from the numbers)."""
 
-import json
-import os
-from pathlib import Path
 
-import numpy as np
 import pytest
+from lesson_results import recorded
 from scipy.stats import fisher_exact
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from course_utils import data
 from course_utils.advice import accuracy_difference
 
-RESULTS = Path(os.environ.get("COURSE_RESULTS_DIR", Path(__file__).resolve().parents[2] / "build" / "test-results"))
 RULES = ["weak_class", "confusion", "cue_words", "hard_cases", "calibration", "shared_errors"]
 
 
 @pytest.fixture(scope="module")
 def v() -> dict:
-    path = RESULTS / "03_evaluation.json"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run the notebooks first (make test does, before these tests).")
-    recorded = json.loads(path.read_text())
-    assert recorded["profile"] == "smoke", "the claims are about the smoke profile's tiny models"
-    return {k: item["value"] for k, item in recorded["values"].items()}
+    return recorded("03_evaluation")
 
 
 def advice(v, rule: str) -> dict:

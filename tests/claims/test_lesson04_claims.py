@@ -6,26 +6,18 @@ and their t-intervals are recomputed from those values with SciPy, independently
 ``course_utils.forgetting``; the lesson's table, its verdicts and its advice must follow from them.
 """
 
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from lesson_results import recorded
 from scipy import stats
 
-RESULTS = Path(os.environ.get("COURSE_RESULTS_DIR", Path(__file__).resolve().parents[2] / "build" / "test-results"))
 LOW = "low learning rate"
 
 
 @pytest.fixture(scope="module")
 def v() -> dict:
-    path = RESULTS / "04_catastrophic_forgetting.json"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run the notebooks first (make test does, before these tests).")
-    recorded = json.loads(path.read_text())
-    assert recorded["profile"] == "smoke", "the claims are about the smoke profile's tiny models"
-    return {k: item["value"] for k, item in recorded["values"].items()}
+    return recorded("04_catastrophic_forgetting")
 
 
 def per_seed(v, setting: str, column: str = "forgotten") -> dict:
