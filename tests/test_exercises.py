@@ -480,6 +480,7 @@ def test_ex02(frames, tokenizer, predicted):
 
     from course_utils.classifier import new_classifier
     from course_utils.models import TINY_ENCODER
+    from course_utils.recipes import TINY
     from course_utils.training import freeze_layers
 
     test = frames["test"]
@@ -491,11 +492,17 @@ def test_ex02(frames, tokenizer, predicted):
     weighted = f1_score(test["label"], ["medical"] * len(test), average="weighted")
     assert_wrong("ex02", "q1", {"majority_accuracy": share, "majority_macro_f1": weighted}, "weighted F1")
 
-    words, _, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test)
-    pairs, _, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
-    assert_right("ex02", "q2", {"f1_words": words, "f1_word_pairs": pairs})
-    assert_wrong("ex02", "q2", {"f1_words": pairs, "f1_word_pairs": words}, "swapped")
-    assert_wrong("ex02", "q2", {"f1_words": 0.5, "f1_word_pairs": 0.5}, "we get")
+    by_c = tfidf_by_c(frames["smoke_texts"], frames["smoke_labels"], test)
+    best = max(by_c, key=lambda c: by_c[c]["val"])  # the first best: ties go to the smaller C
+    assert best != 1.0  # the default, so the "default" message below is about a wrong choice
+    assert_right("ex02", "q2", {"best_c": best, "baseline_macro_f1": by_c[best]["test"]})
+    assert_right("ex02", "q2", {"best_c": int(best), "baseline_macro_f1": np.float32(by_c[best]["test"])})
+    assert_wrong("ex02", "q2", {"best_c": 1.0, "baseline_macro_f1": by_c[1.0]["test"]}, "default")
+    tied = [c for c in by_c if c > best and by_c[c]["val"] == by_c[best]["val"]]
+    if tied:  # the smoke subsample ties at the top of the grid
+        assert_wrong("ex02", "q2", {"best_c": tied[0], "baseline_macro_f1": by_c[tied[0]]["test"]}, "ties")
+    assert_wrong("ex02", "q2", {"best_c": best, "baseline_macro_f1": by_c[best]["val"]}, "is the right choice")
+    assert_wrong("ex02", "q2", {"best_c": 5.0, "baseline_macro_f1": by_c[best]["test"]}, "C_GRID")
 
     model = new_classifier(TINY_ENCODER)
     total = sum(p.numel() for p in model.parameters())
@@ -516,11 +523,78 @@ def test_ex02(frames, tokenizer, predicted):
 
     ids = [LABELS.index(predicted[i]) for i in test["id"]]  # label ids in the split's order, as argmax gives
     macro = f1_score(test["label"], [predicted[i] for i in test["id"]], average="macro")
-    assert_right("ex02", "q5", {"ft_predictions": np.array(ids), "ft_macro_f1": np.float32(macro)})
-    assert_wrong("ex02", "q5", {"ft_predictions": ids, "ft_macro_f1": macro + 0.05}, "your predictions score")
-    assert_wrong("ex02", "q5", {"ft_predictions": [0] * len(ids), "ft_macro_f1":
+    run = fake_history(CONVERGED, TINY["full"].learning_rate)
+    right = {"ft_predictions": np.array(ids), "ft_macro_f1": np.float32(macro), "ft_history": run,
+             "epochs_run": 9, "best_epoch": 6}
+    assert_right("ex02", "q5", right)
+    assert "converged" in evaluate("ex02", "q5", right).feedback
+    at_cap = fake_history([0.3 + 0.01 * e for e in range(1, 41)], TINY["full"].learning_rate)
+    outcome = evaluate("ex02", "q5", {**right, "ft_history": at_cap, "epochs_run": 40, "best_epoch": 40})
+    assert outcome.status == "correct" and "under-trained" in outcome.feedback, outcome
+    assert_wrong("ex02", "q5", {**right, "ft_macro_f1": macro + 0.05}, "your predictions score")
+    assert_wrong("ex02", "q5", {**right, "ft_predictions": [0] * len(ids), "ft_macro_f1":
                                 f1_score(test["label"], ["medical"] * len(test), average="macro")}, "learned nothing")
-    assert_wrong("ex02", "q5", {"ft_predictions": ids[:10], "ft_macro_f1": macro}, "has 10 predictions")
+    assert_wrong("ex02", "q5", {**right, "ft_predictions": ids[:10]}, "has 10 predictions")
+    assert_wrong("ex02", "q5", {**right, "epochs_run": 8}, "validation scores for 9")
+    assert_wrong("ex02", "q5", {**right, "best_epoch": 9}, "the last epoch")
+    assert_wrong("ex02", "q5", {**right, "ft_history": fake_history(CONVERGED, 1e-3)}, "peaked at learning rate")
+    three = fake_history(CONVERGED[:3], TINY["full"].learning_rate)  # num_train_epochs=3: no early stopping
+    assert_wrong("ex02", "q5", {**right, "ft_history": three, "epochs_run": 3, "best_epoch": 3}, "neither early")
+    assert_wrong("ex02", "q5", {**right, "ft_history": [r for r in run if "loss" in r]}, "no validation scores")
+
+
+# A validation curve that early stopping (patience 3) ends at epoch 9, keeping epoch 6.
+CONVERGED = [0.2, 0.45, 0.7, 0.82, 0.88, 0.91, 0.9, 0.91, 0.89]
+
+
+def fake_history(val_macro_f1, peak_rate):
+    """A Trainer log history: per epoch a training-loss row (with the learning rate as logged: 90 %
+    of the peak at the end of the warmup epoch, then decaying) and a validation row."""
+    rows = []
+    for epoch, f1 in enumerate(val_macro_f1, start=1):
+        rate = peak_rate * (0.9 if epoch == 1 else 1 - 0.002 * epoch)
+        rows += [{"loss": 1.0 / epoch, "learning_rate": rate, "epoch": float(epoch), "step": 10 * epoch},
+                 {"eval_loss": 1.0 - f1 / 2, "eval_macro_f1": f1, "epoch": float(epoch), "step": 10 * epoch}]
+    return rows
+
+
+def tfidf_by_c(train_texts, train_labels, test) -> dict:
+    """``{C: {"val": validation macro-F1, "test": test macro-F1}}`` of lesson 02's baseline (TF-IDF on
+    words and word pairs + logistic regression) for each C of the grid, on the bundled validation split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+
+    from course_utils.baselines import C_GRID
+
+    val = data.load_domain_splits()["validation"]
+    val_labels = [LABELS[i] for i in val["label"]]
+    out = {}
+    for c in C_GRID:
+        model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
+                              LogisticRegression(C=c, max_iter=3000)).fit(list(train_texts), list(train_labels))
+        out[c] = {"val": f1_score(val_labels, model.predict(val["text"]), average="macro"),
+                  "test": f1_score(test["label"], model.predict(test["text"]), average="macro"),
+                  "predictions": model.predict(test["text"])}
+    return out
+
+
+def test_a_c_chosen_on_test_is_named(monkeypatch):
+    """The bundled data never makes the test-best C differ from the validation choice without a tie,
+    so the message is shown with a made-up validation table."""
+    from course_utils.baselines import C_GRID, CChoice
+    from course_utils.exercises import Wrong, checks
+
+    test = pd.DataFrame({"text": ["a", "b", "c", "d"], "label": ["x", "y", "x", "y"]})
+    table = pd.DataFrame({"C": C_GRID, "val_macro_f1": [0.2, 0.5, 0.7, 0.9, 0.8, 0.6]})  # 3 is best
+    monkeypatch.setattr(checks, "tfidf_on_validation", lambda *split: CChoice(3.0, None, table))
+    monkeypatch.setattr(checks, "tfidf_test_predictions",
+                        lambda texts, labels, test_texts, c: ("x", "y", "x", "y") if c == 30.0 else ("x",) * 4)
+    common = dict(test=test, trains={"train": ((), ())}, validation=((), ()), c_name="best_c", f1_name="f1")
+    with pytest.raises(Wrong, match="best C on the test split"):
+        checks.validated_tfidf(30.0, 1.0, **common)
+    assert checks.validated_tfidf(3.0, checks.scores(test["label"], ("x",) * 4)["macro_f1"], **common) == "train"
 
 
 def test_ex03(frames, predicted):
@@ -569,12 +643,23 @@ def test_ex03(frames, predicted):
 
     correct = np.array(pred) == true.to_numpy()
     hard = test["hard"].to_numpy(dtype=bool)
-    assert_right("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[hard].mean(),
-                                "acc_other": correct[~hard].mean()})
-    assert_wrong("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[~hard].mean(),
-                                "acc_other": correct[hard].mean()}, "swapped")
-    assert_wrong("ex03", "q4", {"predicted_labels": predicted, "acc_hard": correct[hard].mean(),
-                                "acc_other": correct.mean()}, "whole test split")
+    rng = np.random.default_rng(7)  # another seed than the checker's: its tolerance must allow that
+    draws = []
+    for _ in range(2000):
+        i = rng.integers(0, len(correct), len(correct))
+        draws.append(correct[i][hard[i]].mean() - correct[i][~hard[i]].mean())
+    low, high = np.percentile(draws, [2.5, 97.5])
+    values = {"predicted_labels": predicted, "acc_hard": correct[hard].mean(), "acc_other": correct[~hard].mean(),
+              "hard_gap_low": low, "hard_gap_high": high, "add_cross_domain": bool(high < 0)}
+    assert_right("ex03", "q4", values)
+    assert_wrong("ex03", "q4", {**values, "acc_hard": correct[~hard].mean(), "acc_other": correct[hard].mean()},
+                 "swapped")
+    assert_wrong("ex03", "q4", {**values, "acc_other": correct.mean()}, "whole test split")
+    assert_wrong("ex03", "q4", {**values, "add_cross_domain": not high < 0},
+                 "does not lie below zero" if high >= 0 else "lies below zero")
+    assert_wrong("ex03", "q4", {**values, "hard_gap_low": low - 0.2}, "far from it")
+    assert_wrong("ex03", "q4", {**values, "hard_gap_low": 0.9, "hard_gap_high": 0.95}, "does not contain")
+    assert_wrong("ex03", "q4", {**values, "add_cross_domain": "no"}, "True or False")
 
     rng = np.random.default_rng(1)
     conf = np.where(correct, rng.uniform(0.5, 1.0, len(test)), rng.uniform(0.34, 0.9, len(test)))
@@ -587,14 +672,41 @@ def test_ex03(frames, predicted):
     low = {**confidence, test["id"][0]: 0.1}
     assert_wrong("ex03", "q5", {"predicted_labels": predicted, "confidence": low, "ece": ece}, "below 1/3")
 
-    _, _, baseline_pred = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
+    baseline_pred = tfidf_chosen_on_validation(frames["smoke_texts"], frames["smoke_labels"], test)
     baseline_wrong = sorted(test.loc[baseline_pred != test["label"], "id"])
     shared = sorted(set(wrong) & set(baseline_wrong))
-    values = {"predicted_labels": predicted, "baseline_wrong_ids": baseline_wrong, "shared_wrong_ids": shared}
+    chance = len(wrong) * len(baseline_wrong) / len(test)
+    values = {"predicted_labels": predicted, "baseline_wrong_ids": baseline_wrong, "shared_wrong_ids": shared,
+              "expected_shared": chance}
     assert_right("ex03", "q6", values)
     assert_wrong("ex03", "q6", {**values, "shared_wrong_ids": sorted(set(wrong) | set(baseline_wrong))},
                  "either model")
     assert_wrong("ex03", "q6", {**values, "baseline_wrong_ids": baseline_wrong[:-1]}, "the lesson's baseline")
+    assert len(shared) != pytest.approx(chance)
+    assert_wrong("ex03", "q6", {**values, "expected_shared": len(shared)}, "shared errors itself")
+    assert_wrong("ex03", "q6", {**values, "expected_shared": chance + 1}, "independent errors would share")
+
+
+def tfidf_chosen_on_validation(train_texts, train_labels, test):
+    """Lesson 02's baseline: TF-IDF on words and word pairs, the C of the best validation macro-F1
+    (ties: the smallest), refitted on the training texts; its test predictions."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.pipeline import make_pipeline
+
+    from course_utils.baselines import C_GRID
+
+    val = data.load_domain_splits()["validation"]
+    val_labels = [LABELS[i] for i in val["label"]]
+    best, best_f1 = None, -1.0
+    for c in sorted(C_GRID):
+        model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
+                              LogisticRegression(C=c, max_iter=3000)).fit(train_texts, train_labels)
+        f1 = f1_score(val_labels, model.predict(val["text"]), average="macro")
+        if f1 > best_f1:
+            best, best_f1 = model, f1
+    return best.predict(test["text"])
 
 
 def report_dict(test, pred):
@@ -604,67 +716,91 @@ def report_dict(test, pred):
 
 
 def test_challenge1(frames, predicted, tmp_path):
-    from course_utils.exercises.challenge1 import read_labelled_csv
+    from sklearn.metrics import classification_report
 
-    history = []
-    for epoch in (1.0, 2.0, 3.0):
-        history += [{"loss": 1.0 / epoch, "epoch": epoch}, {"eval_loss": 0.9, "eval_macro_f1": 0.4 + epoch / 10,
-                                                            "epoch": epoch}]
+    from course_utils.evaluation import difference_interval
+    from course_utils.exercises.challenge1 import read_labelled_csv
+    from course_utils.recipes import TINY
+
+    rate = TINY["full"].learning_rate
+    history = fake_history(CONVERGED, rate)
     assert_right("challenge1", "q1", {"history": history})
-    assert_wrong("challenge1", "q1", {"history": history[:4]}, "epochs [1, 2]", "3 epochs")
+    assert_wrong("challenge1", "q1", {"history": fake_history(CONVERGED[:3], rate)}, "did not end it")
+    assert_wrong("challenge1", "q1", {"history": fake_history(CONVERGED[:4] + [0.5] * 5, rate)}, "went on 5")
+    assert_wrong("challenge1", "q1", {"history": fake_history(CONVERGED, 5e-4)}, "peaked at learning rate")
+    assert_wrong("challenge1", "q1", {"history": history[:6] + history[4:]}, "once each")
     assert_wrong("challenge1", "q1", {"history": [e for e in history if "loss" in e]}, "no validation scores")
     assert_wrong("challenge1", "q1", {"history": "done"}, "log history")
 
     test = frames["test"]
     pred = [predicted[i] for i in test["id"]]
+    ids = [LABELS.index(p) for p in pred]  # label ids in the split's order, as argmax gives
     report = report_dict(test, pred)
     bundled = {"data_source": "bundled"}
-    assert_right("challenge1", "q2", {"report": report, **bundled})
-    table = pd.DataFrame(report).T
-    assert_wrong("challenge1", "q2", {"report": table, **bundled}, "row names")
-    from sklearn.metrics import classification_report
+    right = {"predictions": np.array(ids), "report": report, **bundled}
+    assert_right("challenge1", "q2", right)
+    assert_wrong("challenge1", "q2", {**right, "report": pd.DataFrame(report).T}, "row names")
+    by_id = classification_report([LABELS.index(t) for t in test["label"]], ids, output_dict=True)
+    assert_wrong("challenge1", "q2", {**right, "report": by_id}, "label names")
+    assert_wrong("challenge1", "q2", {**right, "report": report_dict(test.head(100), pred[:100])}, "support")
+    other = report_dict(test, [t if k % 7 else "legal" for k, t in enumerate(test["label"])])
+    assert_wrong("challenge1", "q2", {**right, "report": other}, "from the same predictions")
+    assert_wrong("challenge1", "q2", {"predictions": [0] * len(test), "report": report_dict(test, ["medical"] * len(test)),
+                                      **bundled}, "learned nothing")
+    assert_wrong("challenge1", "q2", {**right, "data_source": "mine.csv"}, "not found next to the notebook")
+    assert_wrong("challenge1", "q2", {**right, "data_source": "../../etc/passwd"}, "not found")
 
-    by_id = classification_report([LABELS.index(t) for t in test["label"]], [LABELS.index(p) for p in pred],
-                                  output_dict=True)
-    assert_wrong("challenge1", "q2", {"report": by_id, **bundled}, "label names")
-    assert_wrong("challenge1", "q2", {"report": report_dict(test.head(100), pred[:100]), **bundled}, "support")
-    assert_wrong("challenge1", "q2", {"report": report_dict(test, ["medical"] * len(test)), **bundled},
-                 "learned nothing")
-    assert_wrong("challenge1", "q2", {"report": report, "data_source": "mine.csv"}, "not found next to the notebook")
-    assert_wrong("challenge1", "q2", {"report": report, "data_source": "../../etc/passwd"}, "not found")
+    by_c = tfidf_by_c(frames["smoke_texts"], frames["smoke_labels"], test)
+    best = max(by_c, key=lambda c: by_c[c]["val"])
+    assert_right("challenge1", "q3", {"baseline_c": best, "baseline_macro_f1": by_c[best]["test"], **bundled})
+    assert_wrong("challenge1", "q3", {"baseline_c": 1.0, "baseline_macro_f1": by_c[1.0]["test"], **bundled}, "default")
+    assert_wrong("challenge1", "q3", {"baseline_c": best, "baseline_macro_f1": 0.5, **bundled}, "is the right choice")
 
-    baseline, baseline_accuracy, _ = tfidf_f1(frames["smoke_texts"], frames["smoke_labels"], test, ngram_range=(1, 2))
-    assert_right("challenge1", "q3", {"baseline_macro_f1": baseline, **bundled})
-    assert_wrong("challenge1", "q3", {"baseline_macro_f1": 0.5, **bundled}, "gives")
-
-    tuned = report["macro avg"]["f1-score"]
-    comparison = pd.DataFrame([
-        {"method": "fine-tuned", "macro_f1": tuned, "accuracy": report["accuracy"]},
-        {"method": "baseline", "macro_f1": baseline, "accuracy": baseline_accuracy}])
-    values = {"report": report, "baseline_macro_f1": baseline, "comparison": comparison, "f1_gain": tuned - baseline}
+    diff = difference_interval(list(test["label"]), [pred], [by_c[best]["predictions"]])
+    verdict = "fine-tuned better" if diff.low > 0 else "baseline better" if diff.high < 0 else "not separated"
+    values = {"predictions": ids, "baseline_c": best, **bundled, "f1_difference": diff.estimate,
+              "f1_difference_ci": [diff.low, diff.high], "verdict": verdict}
     assert_right("challenge1", "q4", values)
-    assert_wrong("challenge1", "q4", {**values, "f1_gain": baseline - tuned}, "wrong sign")
-    assert_wrong("challenge1", "q4", {**values, "comparison": pd.concat([comparison, comparison])}, "two")
-    assert_wrong("challenge1", "q4", {**values, "comparison": comparison.assign(
-        macro_f1=[tuned, baseline + 0.1])}, "baseline's row")
+    assert_wrong("challenge1", "q4", {**values, "f1_difference": -diff.estimate}, "wrong sign")
+    assert_wrong("challenge1", "q4", {**values, "f1_difference_ci": [diff.high, diff.low]}, "[low, high]")
+    assert_wrong("challenge1", "q4", {**values, "f1_difference_ci": [diff.low - 0.05, diff.high]}, "defaults gives")
+    other_verdict = "not separated" if verdict != "not separated" else "fine-tuned better"
+    assert_wrong("challenge1", "q4", {**values, "verdict": other_verdict}, "does not support")
+    assert_wrong("challenge1", "q4", {**values, "verdict": "better"}, "one of")
 
-    assert_right("challenge1", "q5", {"conclusion": "I would deploy the baseline " * 6})
+    conclusion = ("I would deploy the baseline: its score is as good, the interval of the difference includes zero, "
+                  "and it trains in a second on a CPU where fine-tuning takes minutes.")
+    assert_right("challenge1", "q5", {"conclusion": conclusion})
     assert_wrong("challenge1", "q5", {"conclusion": "The baseline."}, "at least 25")
+    assert_wrong("challenge1", "q5", {"conclusion": "I would deploy the baseline because it scores well " * 4},
+                 "the interval", "costs")
 
-    # A learner's own CSV, next to the notebook: the checks recompute from it.
+    # A learner's own CSV, next to the notebook: the checks recompute from it, its validation split included.
     rows = frames["clean"].groupby("label").head(30)
     rows.assign(label=rows["label"].map({"medical": "health", "finance": "money", "legal": "law"}))[
         ["text", "label"]].to_csv(tmp_path / "mine.csv", index=False)
     frame = read_labelled_csv(tmp_path / "mine.csv")
-    csv_test = frame[frame["split"] == "test"]
+    csv_test = frame[frame["split"] == "test"].reset_index(drop=True)
     names = sorted(frame["label"].unique())
     csv_pred = [names[(names.index(t) + (i % 4 == 0)) % 3] for i, t in enumerate(csv_test["label"])]
     csv_report = classification_report(csv_test["label"], csv_pred, labels=names, output_dict=True, zero_division=0)
-    assert_right("challenge1", "q2", {"report": csv_report, "data_source": "mine.csv"}, workdir=tmp_path)
-    assert_wrong("challenge1", "q2", {"report": report, "data_source": "mine.csv"}, "lacks", workdir=tmp_path)
-    train = frame[frame["split"] == "train"]
-    csv_baseline, _, _ = tfidf_f1(train["text"], train["label"], csv_test.reset_index(drop=True), ngram_range=(1, 2))
-    assert_right("challenge1", "q3", {"baseline_macro_f1": csv_baseline, "data_source": "mine.csv"}, workdir=tmp_path)
+    mine = {"data_source": "mine.csv"}
+    assert_right("challenge1", "q2", {"predictions": csv_pred, "report": csv_report, **mine}, workdir=tmp_path)
+    assert_wrong("challenge1", "q2", {"predictions": csv_pred, "report": report, **mine}, "lacks", workdir=tmp_path)
+    train, val = frame[frame["split"] == "train"], frame[frame["split"] == "validation"]
+    csv_by_c = {}
+    for c in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0):
+        val_f1, _, _ = tfidf_f1(train["text"], train["label"], val.reset_index(drop=True), ngram_range=(1, 2), C=c)
+        test_f1, _, csv_baseline = tfidf_f1(train["text"], train["label"], csv_test, ngram_range=(1, 2), C=c)
+        csv_by_c[c] = (val_f1, test_f1, csv_baseline)
+    csv_best = max(csv_by_c, key=lambda c: csv_by_c[c][0])
+    assert_right("challenge1", "q3", {"baseline_c": csv_best, "baseline_macro_f1": csv_by_c[csv_best][1], **mine},
+                 workdir=tmp_path)
+    csv_diff = difference_interval(list(csv_test["label"]), [csv_pred], [csv_by_c[csv_best][2]])
+    csv_verdict = "fine-tuned better" if csv_diff.low > 0 else "baseline better" if csv_diff.high < 0 else "not separated"
+    assert_right("challenge1", "q4", {"predictions": csv_pred, "baseline_c": csv_best, **mine,
+                                      "f1_difference": csv_diff.estimate, "f1_difference_ci": [csv_diff.low, csv_diff.high],
+                                      "verdict": csv_verdict}, workdir=tmp_path)
 
 
 def test_read_labelled_csv_keeps_a_split_column_and_refuses_bad_files(tmp_path):
@@ -689,55 +825,73 @@ def test_challenge2(frames, predicted):
     from course_utils.classifier import new_classifier
     from course_utils.evaluation import difference_interval
     from course_utils.models import TINY_ENCODER
+    from course_utils.recipes import REAL, TINY
     from course_utils.training import freeze_layers
 
     model = new_classifier(TINY_ENCODER)
     n_layers = model.config.num_hidden_layers
     total = sum(p.numel() for p in model.parameters())
-    frozen = freeze_layers(model, 4).trainable
-    right = {"n_layers": n_layers, "n_frozen": 4, "trainable_full": total, "trainable_frozen": frozen}
+    frozen = freeze_layers(model, n_layers // 2).trainable
+    right = {"n_layers": n_layers, "n_frozen": n_layers // 2, "trainable_full": total, "trainable_frozen": frozen}
     assert_right("challenge2", "q1", right)
-    assert_wrong("challenge2", "q1", {**right, "n_frozen": n_layers}, "first 4 layers")
+    assert_wrong("challenge2", "q1", {**right, "n_frozen": 4}, "first half")
     assert_wrong("challenge2", "q1", {**right, "n_layers": 12}, "transformer layers")
     assert_wrong("challenge2", "q1", {**right, "trainable_frozen": total - frozen}, "frozen parameters")
-    assert_wrong("challenge2", "q1", {**right, "trainable_frozen": freeze_layers(model, 4, embeddings=False).trainable},
+    assert_wrong("challenge2", "q1", {**right, "trainable_frozen": freeze_layers(model, n_layers // 2,
+                                                                                 embeddings=False).trainable},
                  "embeddings")
+
+    frozen_curve = [0.2, 0.4, 0.6, 0.7, 0.75, 0.8, 0.82, 0.84, 0.85, 0.84, 0.85, 0.83]  # best 9, ends at 12
+    histories = {"full": fake_history(CONVERGED, TINY["full"].learning_rate),
+                 "frozen": fake_history(frozen_curve, TINY["partial"].learning_rate)}
+    assert_right("challenge2", "q2", {"histories": histories})
+    same_rate = {**histories, "frozen": fake_history(frozen_curve, TINY["full"].learning_rate)}
+    assert_wrong("challenge2", "q2", {"histories": same_rate}, "histories['frozen']", "peaked at learning rate")
+    assert_wrong("challenge2", "q2", {"histories": {**histories, "frozen": fake_history(frozen_curve[:9],
+                                                                                      TINY["partial"].learning_rate)}},
+                 "did not end it")
+    mixed = {**histories, "full": fake_history(CONVERGED, REAL["full"].learning_rate)}
+    assert_wrong("challenge2", "q2", {"histories": mixed}, "different models")
+    assert_wrong("challenge2", "q2", {"histories": [histories["full"], histories["frozen"]]}, "one log history per setup")
 
     test = frames["test"]
     full = [LABELS.index(predicted[i]) for i in test["id"]]
     other = [0 if k % 5 == 0 else label for k, label in enumerate(full)]
     f1 = {name: f1_score([LABELS.index(t) for t in test["label"]], p, average="macro")
           for name, p in (("full", full), ("frozen", other))}
-    results = pd.DataFrame([{"setup": "full", "macro_f1": f1["full"], "seconds": 20.0},
-                            {"setup": "frozen", "macro_f1": f1["frozen"], "seconds": 16.0}])
-    values = {"predictions_full": full, "predictions_frozen": other, "results": results}
-    assert_right("challenge2", "q2", values)
-    assert_wrong("challenge2", "q2", {**values, "results": results.assign(macro_f1=[f1["frozen"], f1["full"]])},
+    results = pd.DataFrame([{"setup": "full", "epochs_run": 9, "macro_f1": f1["full"], "seconds": 27.0},
+                            {"setup": "frozen", "epochs_run": 12, "macro_f1": f1["frozen"], "seconds": 24.0}])
+    values = {"predictions_full": full, "predictions_frozen": other, "histories": histories, "results": results}
+    assert_right("challenge2", "q3", values)
+    assert_wrong("challenge2", "q3", {**values, "results": results.assign(macro_f1=[f1["frozen"], f1["full"]])},
                  "score")
-    assert_wrong("challenge2", "q2", {**values, "results": results.assign(setup=["all", "some"])}, "named")
-    assert_wrong("challenge2", "q2", {**values, "predictions_full": [0] * len(full), "results": results.assign(
+    assert_wrong("challenge2", "q3", {**values, "results": results.assign(setup=["all", "some"])}, "named")
+    assert_wrong("challenge2", "q3", {**values, "predictions_full": [0] * len(full), "results": results.assign(
         macro_f1=[f1_score(test["label"], ["medical"] * len(test), average="macro"), f1["frozen"]])},
         "learned nothing")
+    assert_wrong("challenge2", "q3", {**values, "results": results.assign(epochs_run=[9, 9])}, "validation scores for 12")
 
     y = [LABELS.index(t) for t in test["label"]]
     diff = difference_interval(y, [other], [full])
     values = {"predictions_full": full, "predictions_frozen": other, "f1_difference": diff.estimate,
               "f1_difference_ci": [diff.low, diff.high]}
-    assert_right("challenge2", "q3", values)
-    assert_wrong("challenge2", "q3", {**values, "f1_difference": -diff.estimate}, "wrong sign")
-    assert_wrong("challenge2", "q3", {**values, "f1_difference_ci": [diff.high, diff.low]}, "[low, high]")
-    assert_wrong("challenge2", "q3", {**values, "f1_difference_ci": 0.05}, "[low, high]")
+    assert_right("challenge2", "q4", values)
+    assert_wrong("challenge2", "q4", {**values, "f1_difference": -diff.estimate}, "wrong sign")
+    assert_wrong("challenge2", "q4", {**values, "f1_difference_ci": [diff.high, diff.low]}, "[low, high]")
+    assert_wrong("challenge2", "q4", {**values, "f1_difference_ci": 0.05}, "[low, high]")
 
-    assert_right("challenge2", "q4", {"results": results, "speedup": 20.0 / 16.0})
-    assert_wrong("challenge2", "q4", {"results": results, "speedup": 16.0 / 20.0}, "upside down")
+    per_epoch = (27.0 / 9) / (24.0 / 12)
+    assert_right("challenge2", "q5", {"results": results, "speedup_per_epoch": per_epoch})
+    assert_wrong("challenge2", "q5", {"results": results, "speedup_per_epoch": 1 / per_epoch}, "upside down")
+    assert_wrong("challenge2", "q5", {"results": results, "speedup_per_epoch": 27.0 / 24.0}, "whole runs")
 
-    text = ("With 160 training examples the frozen model scored a slightly lower macro-F1 than full fine-tuning, "
-            "but the interval includes zero; it trained a little faster, so with so little data I would freeze "
-            "and save the time.")
-    assert_right("challenge2", "q5", {"recommendation": text})
-    assert_wrong("challenge2", "q5", {"recommendation": text.replace("faster", "better").replace("time", "effort")},
+    text = ("With 160 training examples the frozen model scored a lower macro-F1 than full fine-tuning, and the "
+            "interval excludes zero; an epoch of it was a little faster, but the time saved is small at this size, "
+            "so I would fine-tune every layer.")
+    assert_right("challenge2", "q6", {"recommendation": text})
+    assert_wrong("challenge2", "q6", {"recommendation": text.replace("faster", "better").replace("time", "effort")},
                  "training time")
-    assert_wrong("challenge2", "q5", {"recommendation": "Freeze."}, "at least 30")
+    assert_wrong("challenge2", "q6", {"recommendation": "Freeze."}, "at least 30")
 
 
 # ------------------------------------------------------------------------------- ex04, ex05, challenge 3
