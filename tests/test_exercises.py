@@ -1146,6 +1146,40 @@ def test_challenge3(tmp_path, gpt2_tokenizer):
         "training records", "prompts").replace("template", "list").replace("examples", "cases")}, "should say")
 
 
+def test_ex04_q6_paired_t_interval_over_seeds():
+    """The paired comparison over seeds: the lesson's interval is right, each usual mistake is named."""
+    import numpy as np
+    from scipy import stats
+
+    from course_utils.forgetting import t_interval
+
+    high, low = [13.1, 15.8, 12.4], [0.41, 0.38, 0.44]
+    diffs = np.subtract(high, low)
+    mean, sd, n = diffs.mean(), diffs.std(ddof=1), len(diffs)
+    t = stats.t.ppf(0.975, n - 1)
+    right = {"forgotten_high": high, "forgotten_low": low, "diff_mean": mean,
+             "diff_low": mean - t * sd / np.sqrt(n), "diff_high": mean + t * sd / np.sqrt(n)}
+    assert_right("ex04", "q6", right)
+    ci = t_interval(diffs)  # the lesson's helper gives the same answer
+    assert_right("ex04", "q6", {**right, "diff_low": ci.low, "diff_high": ci.high})
+    assert_wrong("ex04", "q6", {**right, "diff_mean": -mean}, "wrong sign")
+    assert_wrong("ex04", "q6", {**right, "diff_mean": mean + 1}, "mean of the per-seed differences")
+    assert_wrong("ex04", "q6", {**right, "diff_low": mean - 1.96 * sd / np.sqrt(n),
+                                "diff_high": mean + 1.96 * sd / np.sqrt(n)}, "Student's t")
+    sd0 = diffs.std(ddof=0)
+    assert_wrong("ex04", "q6", {**right, "diff_low": mean - t * sd0 / np.sqrt(n),
+                                "diff_high": mean + t * sd0 / np.sqrt(n)}, "ddof=1")
+    assert_wrong("ex04", "q6", {**right, "diff_low": mean - t * sd, "diff_high": mean + t * sd}, "square root")
+    unpaired = t * np.sqrt(np.var(high, ddof=1) / n + np.var(low, ddof=1) / n)
+    assert_wrong("ex04", "q6", {**right, "diff_low": mean - unpaired, "diff_high": mean + unpaired}, "paired")
+    assert_wrong("ex04", "q6", {**right, "diff_low": 0.0, "diff_high": 1.0}, "t-interval of your")
+    assert_wrong("ex04", "q6", {**right, "forgotten_high": high[:2], "forgotten_low": low[:2]}, "at least 3")
+    assert_wrong("ex04", "q6", {**right, "forgotten_low": low + [0.5]}, "same seeds")
+    assert_wrong("ex04", "q6", {**right, "forgotten_high": [13.1] * 3}, "its own seed")
+    assert_wrong("ex04", "q6", {**right, "forgotten_high": 13.1}, "one number per seed")
+    assert evaluate("ex04", "q6", {**right, "diff_mean": None}, ".").status == "unanswered"
+
+
 def test_every_question_has_a_wrong_answer_test():
     """Each check is shown to fail on at least one plausible wrong answer somewhere above."""
     source = Path(__file__).read_text()
