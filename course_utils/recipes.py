@@ -132,14 +132,12 @@ class MethodRun:
                 "converged": self.converged, "seconds": round(self.seconds, 1)}
 
 
-def train_method(cfg, method: str, tokenizer, encoded, *, output_dir: str, recipe: Recipe | None = None,
-                 seed: int = 0, pretrained: bool = True, quick: bool = False) -> MethodRun:
-    """Train a new classifier with ``method``'s recipe until validation macro-F1 stops improving
-    (the best epoch is kept). ``pretrained=False`` starts from random weights with the same recipe."""
-    from course_utils.classifier import fine_tune, new_classifier
+def method_model(cfg, method: str, *, seed: int = 0, pretrained: bool = True):
+    """A new classifier set up for ``method``: everything trainable (``"full"``), the embeddings
+    and first half of the layers frozen (``"partial"``), or only the head trainable (``"head"``)."""
+    from course_utils.classifier import new_classifier
     from course_utils.training import freeze_backbone, freeze_layers
 
-    recipe = recipe or classifier_recipe(cfg, method, quick=quick)
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
     model = new_classifier(cfg.encoder, seed=seed, pretrained=pretrained)
@@ -147,6 +145,17 @@ def train_method(cfg, method: str, tokenizer, encoded, *, output_dir: str, recip
         freeze_backbone(model)
     elif method == "partial":
         freeze_layers(model, model.config.num_hidden_layers // 2)
+    return model
+
+
+def train_method(cfg, method: str, tokenizer, encoded, *, output_dir: str, recipe: Recipe | None = None,
+                 seed: int = 0, pretrained: bool = True, quick: bool = False) -> MethodRun:
+    """Train a new classifier with ``method``'s recipe until validation macro-F1 stops improving
+    (the best epoch is kept). ``pretrained=False`` starts from random weights with the same recipe."""
+    from course_utils.classifier import fine_tune
+
+    model = method_model(cfg, method, seed=seed, pretrained=pretrained)
+    recipe = recipe or classifier_recipe(cfg, method, quick=quick)
     result = fine_tune(cfg, model, tokenizer, encoded, output_dir=output_dir, seed=seed, recipe=recipe)
     return MethodRun(method, recipe, result.trainer, result.seconds, result.history)
 
@@ -161,25 +170,22 @@ def train_for_steps(cfg, method: str, tokenizer, encoded, *, steps: int, output_
     training adds.
     """
     from transformers import DataCollatorWithPadding, Trainer
+    from transformers.trainer_callback import PrinterCallback
 
-    from course_utils.classifier import new_classifier
     from course_utils.evaluation import compute_metrics
-    from course_utils.training import base_args, check_classifier_setup, freeze_backbone, freeze_layers
+    from course_utils.training import base_args, check_classifier_setup
 
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number of optimizer steps (1 or more), got {steps!r}.")
+    model = method_model(cfg, method, seed=seed)
     recipe = recipe or classifier_recipe(cfg, method)
-    model = new_classifier(cfg.encoder, seed=seed)
-    if method == "head":
-        freeze_backbone(model)
-    elif method == "partial":
-        freeze_layers(model, model.config.num_hidden_layers // 2)
     check_classifier_setup(model, tokenizer, encoded)
     args = base_args(cfg, output_dir, total_steps=steps, max_steps=steps, learning_rate=recipe.learning_rate,
                      per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=cfg.sizes.eval_batch_size,
                      weight_decay=0.01, save_strategy="no", logging_strategy="no", seed=seed)
     trainer = Trainer(model=model, args=args, train_dataset=encoded["train"], processing_class=tokenizer,
                       data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
+    trainer.remove_callback(PrinterCallback)  # no metrics dict printed per run in a lesson
     trainer.train()
     return trainer
 
