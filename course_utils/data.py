@@ -2,7 +2,7 @@
 
 - the domain classification data (medical / finance / legal), clean with fixed splits,
 - the same data raw, before cleaning, with the faults lesson 01 finds (see DATA_CARD.md),
-- instruction records (``instruction``, ``input``, ``output``) with held-out prompts.
+- instruction records (``instruction``, ``input``, ``output``) with validation and held-out prompts.
 
 >>> splits = load_domain_splits()
 >>> sorted(splits), splits["train"].features["label"].names
@@ -18,6 +18,9 @@ import pandas as pd
 LABELS: tuple[str, ...] = ("medical", "finance", "legal")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 INSTRUCTION_TASKS: tuple[str, ...] = ("note_type", "summary", "extraction", "definition")
+# train: what lesson 05 trains on; validation: what its recipe is chosen on (tools/sweep_instruct.py);
+# heldout: what it reports, scored once.
+INSTRUCTION_SPLITS: tuple[str, ...] = ("train", "validation", "heldout")
 
 
 def _path(name: str):
@@ -91,20 +94,36 @@ def _stratified_head(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.Da
     return pd.concat(parts).sort_values("id")
 
 
-def load_instructions() -> pd.DataFrame:
+def load_instructions(split: str | None = None) -> pd.DataFrame:
     """Instruction records: ``id, task, instruction, input, output, split``.
 
-    ``split`` is ``train`` or ``heldout``; held-out prompts never appear in training. ``input``
-    is the empty string where a task needs none (Alpaca's "without input" format).
+    ``split`` is ``train``, ``validation`` (15 % of each task's former training records, for
+    choosing a recipe) or ``heldout`` (never trained on or chosen on: the reported scores); no
+    input occurs in two splits. Pass ``split`` to get one split only. ``input`` is the empty
+    string where a task needs none (Alpaca's "without input" format).
+
+    >>> load_instructions("validation")["split"].unique().tolist()
+    ['validation']
+    >>> load_instructions().groupby("split").size().to_dict()
+    {'heldout': 139, 'train': 255, 'validation': 46}
     """
-    return _read_jsonl("instructions.jsonl")
+    frame = _read_jsonl("instructions.jsonl")
+    if split is None:
+        return frame
+    if split not in INSTRUCTION_SPLITS:
+        raise ValueError(f"Unknown instruction split {split!r}; choose one of {INSTRUCTION_SPLITS} "
+                         "(or None for all records).")
+    return frame[frame["split"] == split].reset_index(drop=True)
 
 
 def load_instruction_splits():
-    """Instruction records as a ``DatasetDict`` with ``train`` and ``heldout``."""
+    """Instruction records as a ``DatasetDict`` with ``train``, ``validation`` and ``heldout``.
+
+    >>> splits = load_instruction_splits()
+    >>> {name: len(part) for name, part in splits.items()}
+    {'train': 255, 'validation': 46, 'heldout': 139}
+    """
     from datasets import Dataset, DatasetDict
 
-    frame = load_instructions()
-    return DatasetDict({split: Dataset.from_pandas(frame[frame["split"] == split]
-                                                   .drop(columns="split").reset_index(drop=True))
-                        for split in ("train", "heldout")})
+    return DatasetDict({split: Dataset.from_pandas(load_instructions(split).drop(columns="split"))
+                        for split in INSTRUCTION_SPLITS})

@@ -214,6 +214,40 @@ def first_word(text: str) -> str:
     return words[0].strip(".,;:!?\"'()").lower() if words else ""
 
 
+# A shown answer is judged right by its task's rule: one label (first word), one fact copied from
+# the input (the whole answer), or an open answer, which counts as right only when it shares at
+# least half of its words, in order, with the reference (ROUGE-L of 0.5 or more).
+OPEN_ANSWER_ROUGE = 0.5
+
+
+def judge(task: str, answer: str, expected: str) -> tuple[bool, str]:
+    """``(right, verdict)`` for one answer to a bundled task, by that task's rule.
+
+    >>> judge("note_type", "Diagnosis.", "diagnosis")
+    (True, 'right')
+    >>> judge("extraction", "$41.2 million.", "$41.2 million")
+    (True, 'right')
+    >>> judge("definition", "Money lent.", "A civil wrong that causes harm.")
+    (False, 'wrong (ROUGE-L 0.00)')
+    """
+    from course_utils.data import INSTRUCTION_TASKS
+
+    if task not in INSTRUCTION_TASKS:
+        raise ValueError(f"Unknown task {task!r}; the bundled tasks are {INSTRUCTION_TASKS}.")
+    if task == "note_type":
+        right = first_word(answer) == first_word(expected)
+        return right, "right" if right else "wrong"
+    if task == "extraction":
+        def bare(text):
+            return str(text).strip().rstrip(".").strip().lower()
+
+        right = bare(answer) == bare(expected)
+        return right, "right" if right else "wrong"
+    score = rouge_l([answer], [expected])[0]
+    right = score >= OPEN_ANSWER_ROUGE
+    return right, f"{'right' if right else 'wrong'} (ROUGE-L {score:.2f})"
+
+
 def exact_match(predictions, references) -> list[int]:
     """1 where the prediction's first word is the reference label, else 0."""
     predictions, references = list(predictions), list(references)
@@ -293,12 +327,136 @@ def label_positions_loss(model, inputs) -> "torch.Tensor":  # noqa: F821 (torch 
 
 
 def label_positions_trainer_class():
-    """A ``Trainer`` whose loss is :func:`label_positions_loss` (same loss, less work)."""
+    """A ``Trainer`` whose loss is :func:`label_positions_loss` (same loss, less work).
+
+    It takes an optional ``anchor=`` (a :class:`course_utils.forgetting.WeightAnchor`): its L2 pull
+    toward the pretrained weights is added to the loss, lesson 04's remedy for forgetting.
+    """
     from transformers import Trainer
 
     class LabelPositionsTrainer(Trainer):
+        def __init__(self, *args, anchor=None, **kwargs):
+            if anchor is not None and not hasattr(anchor, "penalty"):
+                raise TypeError(f"anchor must be a WeightAnchor (or None), got {type(anchor).__name__}.")
+            super().__init__(*args, **kwargs)
+            self.anchor = anchor
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss = label_positions_loss(model, inputs)
+            if self.anchor is not None:
+                loss = loss + self.anchor.penalty(model)
             return (loss, None) if return_outputs else loss
 
     return LabelPositionsTrainer
+
+
+@dataclass
+class TuningRun:
+    """One instruction-tuning run: the trained model, its trainer, the optimizer steps, the
+    training time (``Trainer``'s ``train_runtime``, seconds) and the logged ``(step, loss)`` pairs."""
+
+    model: object
+    trainer: object
+    steps: int
+    seconds: float
+    losses: list
+
+    @property
+    def epochs(self) -> float:
+        return self.trainer.args.num_train_epochs
+
+
+def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, epochs: int, output_dir: str,
+                     anchor=None, seed: int | None = None) -> TuningRun:
+    """Instruction-tune ``model`` in place on encoded ``examples`` (from :func:`encode_records`):
+    lesson 05's training cell as one call.
+
+    Per-batch padding (``DataCollatorForSeq2Seq``, labels padded with -100), batches of similar
+    lengths, the loss on labelled positions only (:func:`label_positions_trainer_class`, with
+    ``anchor`` added when given), :func:`course_utils.training.lm_args` (warmup over 10 % of the
+    steps, then a cosine decay; nothing saved to disk). The tokenizer gets a pad token if it has none.
+
+    >>> import course_utils
+    >>> from transformers import AutoModelForCausalLM, AutoTokenizer
+    >>> from course_utils import data, models
+    >>> cfg = course_utils.setup(profile="smoke", verbose=False)
+    >>> tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)
+    >>> ensure_pad_token(tok) is not None
+    True
+    >>> examples = encode_records(data.load_instructions("train").head(32), tok, 256).examples
+    >>> run = instruction_tune(cfg, AutoModelForCausalLM.from_pretrained(models.TINY_GPT2), tok, examples,
+    ...                        learning_rate=1e-3, epochs=1, output_dir="/tmp/tune")
+    >>> run.steps, run.losses[-1][1] > 0
+    (2, True)
+    """
+    from datasets import Dataset
+    from transformers import DataCollatorForSeq2Seq
+    from transformers.trainer_callback import PrinterCallback
+
+    from course_utils.training import lm_args
+
+    examples = list(examples)
+    if not examples:
+        raise ValueError("No examples to train on: encode the records with encode_records(...).examples.")
+    if not all(isinstance(e, dict) and "labels" in e for e in examples):
+        raise TypeError("examples must be encoded examples (dicts with input_ids, attention_mask and labels), "
+                        "as in encode_records(records, tokenizer, max_length).examples.")
+    if not learning_rate > 0 or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"learning_rate must be positive and epochs a whole number of at least 1, "
+                         f"got {learning_rate!r} and {epochs!r}.")
+    ensure_pad_token(tokenizer)
+    overrides = {} if seed is None else {"seed": seed}
+    args = lm_args(cfg, output_dir, train_examples=len(examples), num_train_epochs=epochs,
+                   learning_rate=learning_rate, train_sampling_strategy="group_by_length", **overrides)
+    trainer = label_positions_trainer_class()(
+        model=model, args=args, train_dataset=Dataset.from_list(examples), anchor=anchor,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX))
+    trainer.remove_callback(PrinterCallback)  # the losses are returned, not printed
+    output = trainer.train()
+    model.eval()
+    losses = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
+    return TuningRun(model, trainer, output.global_step, output.metrics["train_runtime"], losses)
+
+
+def response_loss(model, tokenizer, examples, *, batch_size: int = 16) -> float:
+    """Mean cross-entropy per trained token (the response and its EOS) over encoded ``examples``:
+    the validation loss of instruction tuning, in eval mode (no dropout).
+
+    >>> from transformers import AutoModelForCausalLM, AutoTokenizer
+    >>> from course_utils import models
+    >>> tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)
+    >>> lm = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+    >>> ex = encode_example(format_prompt("Define tort."), "A civil wrong.", tok, 64)
+    >>> 0 < response_loss(lm, tok, [ex]) < 20
+    True
+    """
+    import torch
+    from transformers import DataCollatorForSeq2Seq
+
+    from course_utils.models import device_of, eval_mode
+
+    examples = list(examples)
+    if not examples:
+        raise ValueError("No examples to score: encode the records with encode_records(...).examples.")
+    ensure_pad_token(tokenizer)
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
+    device = device_of(model)
+    total, count = 0.0, 0
+    with eval_mode(model), torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            batch = {k: v.to(device) for k, v in collator(examples[start : start + batch_size]).items()}
+            n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())  # positions label_positions_loss averages
+            total += label_positions_loss(model, batch).item() * n
+            count += n
+    return total / count
+
+
+def exact_match_scores(model, tokenizer, records, *, max_new_tokens: int = 4) -> list[int]:
+    """1 or 0 per record (a DataFrame with ``instruction``, ``input``, ``output``): whether the model's
+    greedy answer to its prompt starts with the reference label (:func:`exact_match`)."""
+    rows = records.to_dict("records") if hasattr(records, "to_dict") else list(records)
+    if not rows:
+        raise ValueError("No records to score.")
+    prompts = [format_prompt(r["instruction"], r.get("input", "")) for r in rows]
+    answers = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+    return exact_match(answers, [r["output"] for r in rows])

@@ -78,14 +78,16 @@ def test_subsampling_is_stratified_and_reproducible():
 def test_instructions_counts_and_heldout_separation():
     rec = data.load_instructions()
     assert list(rec.columns[:5]) == ["id", "task", "instruction", "input", "output"]
+    assert set(rec["split"]) == set(data.INSTRUCTION_SPLITS)
     train, held = rec[rec["split"] == "train"], rec[rec["split"] == "heldout"]
     assert len(train) >= 200 and set(rec["task"]) == set(data.INSTRUCTION_TASKS)
     per_task = held["task"].value_counts()
     assert per_task["note_type"] >= 60 and min(per_task[t] for t in ("summary", "extraction")) >= 20
-    prompts = set(zip(train["instruction"], train["input"]))
-    assert not any((i, x) in prompts for i, x in zip(held["instruction"], held["input"]))
-    train_inputs = {x for x in train["input"] if x}
-    assert not any(x in train_inputs for x in held["input"] if x)
+    for name, other in (("validation", rec[rec["split"] == "validation"]), ("heldout", held)):
+        prompts = set(zip(train["instruction"], train["input"]))
+        assert not any((i, x) in prompts for i, x in zip(other["instruction"], other["input"])), name
+        train_inputs = {x for x in train["input"] if x}
+        assert not any(x in train_inputs for x in other["input"] if x), name
     assert set(rec[rec["task"] == "note_type"]["output"]) == {"diagnosis", "treatment", "symptom"}
     assert (rec[rec["task"] == "definition"]["input"] == "").all()
     ext = rec[rec["task"] == "extraction"]
@@ -94,7 +96,24 @@ def test_instructions_counts_and_heldout_separation():
 
 def test_instruction_dataset_dict():
     splits = data.load_instruction_splits()
-    assert set(splits) == {"train", "heldout"} and "split" not in splits["train"].column_names
+    assert list(splits) == list(data.INSTRUCTION_SPLITS) and "split" not in splits["train"].column_names
+    assert splits["validation"]["id"] == data.load_instructions("validation")["id"].tolist()
+
+
+def test_validation_is_a_seeded_share_of_each_tasks_training_records():
+    """15% of each task's non-held-out records (of each label's, for note types); the held-out
+    note types hold the same number of each label."""
+    rec = data.load_instructions()
+    heldout_notes = rec[(rec["split"] == "heldout") & (rec["task"] == "note_type")]
+    assert heldout_notes["output"].value_counts().nunique() == 1
+    trainable = rec[rec["split"] != "heldout"]
+    for task, part in trainable.groupby("task"):
+        # note types: 15% of each label's records, so that every label has its validation prompts
+        groups = part.groupby("output") if task == "note_type" else [(task, part)]
+        for name, group in groups:
+            assert (group["split"] == "validation").sum() == round(0.15 * len(group)), name
+    with pytest.raises(ValueError, match="Unknown instruction split 'test'"):
+        data.load_instructions("test")
 
 
 def test_no_labelled_text_in_the_pretraining_prose(clean):
@@ -130,3 +149,11 @@ def test_bundled_data_is_what_the_build_script_makes_from_the_sources(tmp_path):
     shipped = Path(data.__file__).parent / "data"
     for name in ("domain_raw.jsonl", "domain_clean.jsonl", "instructions.jsonl", "DATA_CARD.md"):
         assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
+
+
+def test_data_card_instruction_counts_match_the_data():
+    rec = data.load_instructions()
+    for task, part in rec.groupby("task"):
+        counts = part["split"].value_counts()
+        assert f"| {task} | " + " | ".join(str(counts.get(s, 0)) for s in data.INSTRUCTION_SPLITS) + " |" in CARD
+    assert "`validation`: 15% of each task's" in CARD

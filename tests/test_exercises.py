@@ -1017,7 +1017,7 @@ def test_ex05(gpt2_tokenizer):
     assert_wrong("ex05", "q2", {"example_labels": labels, "n_trained": len(response)}, "EOS")
     assert_wrong("ex05", "q2", {"example_labels": {"labels": labels}, "n_trained": 3}, "example['labels']")
 
-    train = data.load_instructions().query("split == 'train'")
+    train = data.load_instructions("train")
     dropped = len(encode_records(train, tokenizer, 128).dropped)
     prompts = [len(tokenizer(format_prompt(r.instruction, r.input), add_special_tokens=False)["input_ids"])
                for r in train.itertuples()]
@@ -1036,13 +1036,15 @@ def test_ex05(gpt2_tokenizer):
     answers = [f"{label.capitalize()}. The note" if k % 3 else "symptom" for k, label in enumerate(references)]
     rate = float(np.mean(exact_match(answers, references)))
     strict = float(np.mean([x == y for x, y in zip(answers, references)]))
-    shares = held["output"].value_counts(normalize=True)
-    right = {"untuned_answers": answers, "untuned_exact_match": np.float64(rate), "majority_rate": shares.max()}
+    counts = held["output"].value_counts()
+    majority = counts.max() / len(held)
     assert rate != strict
+    right = {"untuned_answers": answers, "untuned_exact_match": np.float64(rate), "majority_rate": majority}
     assert_right("ex05", "q4", right)
     assert_wrong("ex05", "q4", {**right, "untuned_exact_match": strict}, "character by character")
     assert_wrong("ex05", "q4", {**right, "untuned_exact_match": rate * 100}, "percentage")
-    assert_wrong("ex05", "q4", {**right, "majority_rate": shares.min()}, "another label")
+    assert_wrong("ex05", "q4", {**right, "majority_rate": int(counts.max())}, "percentage")
+    assert_wrong("ex05", "q4", {**right, "majority_rate": majority / 2}, "most common held-out label")
     assert_wrong("ex05", "q4", {**right, "untuned_answers": answers[:5]}, "held-out")
 
     reason = "The model writes after the last position of its input, so pads must not sit between prompt and answer."
@@ -1052,6 +1054,17 @@ def test_ex05(gpt2_tokenizer):
     assert_wrong("ex05", "q5", {"generation_padding_side": "left", "padding_reason": "Because it is what the "
                                 "course and the documentation say to do."}, "should say why")
     assert_wrong("ex05", "q5", {"generation_padding_side": "left", "padding_reason": "left"}, "at least 8")
+
+    n_validation = len(data.load_instructions("validation"))
+    splits = {"n_validation": n_validation, "choose_on": "validation"}
+    assert_right("ex05", "q6", splits)
+    assert_right("ex05", "q6", {**splits, "choose_on": " 'Validation' "})
+    assert_wrong("ex05", "q6", {**splits, "choose_on": "heldout"}, "flatters")
+    assert_wrong("ex05", "q6", {**splits, "choose_on": "train"}, "memorises")
+    assert_wrong("ex05", "q6", {**splits, "choose_on": "dev"}, "answer 'train', 'validation' or 'heldout'")
+    assert_wrong("ex05", "q6", {**splits, "n_validation": len(data.load_instructions("heldout"))}, "held-out records")
+    assert_wrong("ex05", "q6", {**splits, "n_validation": len(data.load_instructions("train"))}, "training records")
+    assert_wrong("ex05", "q6", {**splits, "n_validation": 7}, "load_instructions('validation')")
 
 
 def write_jsonl(path, rows):

@@ -169,3 +169,125 @@ def test_ratings_table():
         ratings_table(sheet, {"a": 6})
     with pytest.raises(ValueError, match="not an id"):
         ratings_table(sheet, {"zz": 3})
+
+
+def test_judge_applies_each_tasks_rule():
+    from course_utils.instruct import OPEN_ANSWER_ROUGE, judge
+
+    assert judge("note_type", " Symptom. The patient", "symptom") == (True, "right")
+    assert judge("note_type", "diagnosis", "symptom") == (False, "wrong")
+    assert judge("extraction", "$41.2 million.", "$41.2 million")[0]
+    assert not judge("extraction", "$41.2", "$41.2 million")[0]
+    right, verdict = judge("summary", "The tenant won the case.", "The tenant won the case.")
+    assert right and verdict == "right (ROUGE-L 1.00)" and OPEN_ANSWER_ROUGE == 0.5
+    right, verdict = judge("definition", "A contract.", "A civil wrong that causes harm or loss.")
+    assert not right and verdict.startswith("wrong (ROUGE-L")
+    with pytest.raises(ValueError, match="Unknown task 'poem'"):
+        judge("poem", "x", "y")
+
+
+def test_instruction_tune_rejects_what_it_cannot_train_on(tok):
+    import course_utils
+    from course_utils.instruct import instruction_tune, label_positions_trainer_class
+
+    cfg = course_utils.setup(profile="smoke", verbose=False)
+    with pytest.raises(ValueError, match="No examples"):
+        instruction_tune(cfg, None, tok, [], learning_rate=1e-3, epochs=1, output_dir="/tmp/x")
+    with pytest.raises(TypeError, match="encoded examples"):
+        instruction_tune(cfg, None, tok, ["a prompt"], learning_rate=1e-3, epochs=1, output_dir="/tmp/x")
+    example = encode_example(format_prompt("Define tort."), "A civil wrong.", tok, 64)
+    with pytest.raises(ValueError, match="epochs a whole number"):
+        instruction_tune(cfg, None, tok, [example], learning_rate=1e-3, epochs=0, output_dir="/tmp/x")
+    with pytest.raises(TypeError, match="WeightAnchor"):
+        label_positions_trainer_class()(model=None, anchor=0.1)
+
+
+def test_response_loss_is_the_loss_on_the_trained_tokens(tiny_gpt2):
+    import torch
+
+    from course_utils.instruct import response_loss
+
+    model, tok = tiny_gpt2
+    ensure_pad_token(tok)
+    short = encode_example(format_prompt("Label it.", "Fever."), "symptom", tok, 64)
+    long = encode_example(format_prompt("Summarize.", "A longer input " * 5), "A longer answer.", tok, 128)
+    with torch.no_grad():
+        losses = [model(**{k: torch.tensor([v]) for k, v in ex.items()}).loss.item() for ex in (short, long)]
+    counts = [sum(t != IGNORE_INDEX for t in ex["labels"][1:]) for ex in (short, long)]
+    expected = sum(l * n for l, n in zip(losses, counts)) / sum(counts)  # token-weighted, padding ignored
+    assert response_loss(model, tok, [short, long], batch_size=2) == pytest.approx(expected, rel=1e-4)
+    assert response_loss(model, tok, [short, long], batch_size=1) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="No examples"):
+        response_loss(model, tok, [])
+
+
+def test_anchor_adds_its_penalty_to_the_label_positions_loss(tok):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.forgetting import WeightAnchor
+    from course_utils.instruct import label_positions_loss, label_positions_trainer_class
+
+    model = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2).eval()
+    ensure_pad_token(tok)
+    batch = DataCollatorForSeq2Seq(tok, label_pad_token_id=IGNORE_INDEX)(
+        [encode_example(format_prompt("Label it.", "Fever."), "symptom", tok, 64)])
+    anchor = WeightAnchor(model, strength=1.0)
+    with torch.no_grad():
+        model.transformer.h[0].mlp.c_fc.weight.add_(0.01)  # move one tensor away from the anchor
+        trainer = object.__new__(label_positions_trainer_class())  # compute_loss needs no training state
+        trainer.anchor = anchor
+        loss = trainer.compute_loss(model, batch)
+        penalty = anchor.penalty(model).item()
+        assert penalty > 0
+        assert loss.item() == pytest.approx(label_positions_loss(model, batch).item() + penalty, rel=1e-5)
+
+
+def test_the_tiny_recipe_is_the_one_chosen_on_validation():
+    """lesson 05's smoke recipe is what tools/sweep_instruct.py chose on validation, and more epochs
+    at the chosen rate did not score better there (the schedule was long enough)."""
+    import json
+    from pathlib import Path
+
+    from course_utils import recipes
+
+    root = Path(__file__).resolve().parents[1]
+    log = json.loads((root / "tools" / "logs" / "sweep_instruct_smoke.json").read_text())
+    tiny = recipes.INSTRUCTION_TINY
+    assert (tiny.learning_rate, tiny.epochs, tiny.anchor_strength) == (
+        log["chosen"]["learning_rate"], log["chosen"]["epochs"], log["chosen"]["anchor_strength"])
+    at_rate = [r for r in log["recipes"] if r["learning_rate"] == tiny.learning_rate]
+    chosen = next(r for r in at_rate if r["epochs"] == tiny.epochs)
+    tolerance = log["tolerance"] + 1e-9
+    # converged: at the chosen rate, fewer epochs had a higher note-type validation loss, and more
+    # epochs (longer runs than the lesson can afford, in the log to show this) improved neither the
+    # balanced exact match beyond one prompt nor the loss by more than 5%: validation had levelled off
+    assert all(r["val_note_loss"] > chosen["val_note_loss"] for r in at_rate if r["epochs"] < tiny.epochs)
+    longer = [r for r in at_rate if r["epochs"] > tiny.epochs]
+    assert longer
+    assert all(r["val_balanced_exact_match"] <= chosen["val_balanced_exact_match"] + tolerance for r in longer)
+    assert all(r["val_note_loss"] >= 0.95 * chosen["val_note_loss"] for r in longer)
+    anchored = next(r for r in log["anchors"] if r["strength"] == tiny.anchor_strength)
+    assert anchored["val_general_ppl"] < chosen["val_general_ppl"], "the anchor forgets less on validation"
+    assert anchored["val_balanced_exact_match"] >= chosen["val_balanced_exact_match"] - tolerance
+    assert recipes.INSTRUCTION_REAL.learning_rate == 2e-5 and recipes.INSTRUCTION_REAL.epochs == 3
+    # what the tiny recipe's `why` says: the real recipe's range taught the tiny model nothing
+    at_real_rate = [r for r in log["recipes"] if r["learning_rate"] == 3e-5]
+    assert max(r["epochs"] for r in at_real_rate) == 15 and all(r["val_exact_match"] == 0 for r in at_real_rate)
+    # the log was made on the validation split the package ships (rebuilt data needs a new sweep)
+    assert log["validation_records"] == len(data.load_instructions("validation"))
+
+
+def test_instruction_recipe_per_model_and_quick_pass():
+    from dataclasses import replace
+
+    import course_utils
+    from course_utils import recipes
+
+    smoke = course_utils.setup(profile="smoke", verbose=False)
+    assert recipes.instruction_recipe(smoke) == recipes.INSTRUCTION_TINY
+    real = replace(smoke, sizes=replace(smoke.sizes, causal_lm="gpt2"))
+    assert recipes.instruction_recipe(real) == recipes.INSTRUCTION_REAL
+    assert recipes.instruction_recipe(smoke, quick=True).epochs == recipes.INSTRUCTION_QUICK_EPOCHS
+    with pytest.raises(ValueError, match="at least one epoch"):
+        recipes.InstructionRecipe(1e-3, 0, 0.1, "", "", "")

@@ -22,7 +22,10 @@ def test_bundled_models_fit_the_size_budget():
 
 
 def test_tiny_gpt2_is_shaped_like_gpt2(tiny_gpt2):
-    model, tok = tiny_gpt2
+    from transformers import AutoTokenizer
+
+    model, _ = tiny_gpt2
+    tok = AutoTokenizer.from_pretrained(models.TINY_GPT2)  # its own: other tests give the shared one a pad token
     assert model.config.model_type == "gpt2"
     assert tok.pad_token is None and tok.eos_token == "<|endoftext|>"
     text = "Dosage: 5 mg/kg — naïve patients, “quoted”, 日本"

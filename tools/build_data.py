@@ -40,6 +40,10 @@ PLANT = {
 }
 N_MISSING_TEXT, N_EMPTY_TEXT, N_MISSING_LABEL, N_OVER_LONG = 5, 4, 8, 5
 VENDOR_SPLIT = (("train", 0.7), ("validation", 0.15), ("test", 0.15))
+# The instruction records' validation split: this share of each task's training records, drawn
+# with its own seed (tools/sweep_instruct.py chooses lesson 05's recipe on it).
+VALIDATION_SHARE, VALIDATION_SEED = 0.15, 505
+LABEL_TASKS = ("note_type",)  # tasks whose output is one of a few labels: their validation is stratified
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -121,17 +125,39 @@ def build_domain(rng: random.Random) -> tuple[pd.DataFrame, dict]:
 
 
 def build_instructions(rng: random.Random) -> pd.DataFrame:
-    heldout_share = {"note_type": 70, "summary": 25, "extraction": 25, "definition": 20}
+    """The instruction records with their split: ``heldout`` (the reported scores), ``validation``
+    (carved from the training records, to choose the recipe) and ``train``.
+
+    A task with a few labels (``LABEL_TASKS``) draws its held-out records per label, the same
+    number of each: an unstratified draw of 70 note-type records once took 31 of the 60 treatment
+    notes, which left training short of treatment notes and made the held-out prompts' most common
+    label one the model had seen least. Other tasks draw from the whole task. The shuffle consumes
+    the shared generator as before; the validation draw has its own generator.
+    """
+    heldout_share = {"note_type": 69, "summary": 25, "extraction": 25, "definition": 20}
+    validation_rng = random.Random(VALIDATION_SEED)
     rows = []
     for task in data.INSTRUCTION_TASKS:
         records = read_jsonl(SRC / "instructions" / f"{task}.jsonl")
         order = list(range(len(records)))
         rng.shuffle(order)
-        heldout = set(order[: heldout_share[task]])
+        if task in LABEL_TASKS:
+            labels = sorted({rec["output"] for rec in records})
+            per_label = heldout_share[task] // len(labels)
+            heldout = {i for label in labels for i in [j for j in order if records[j]["output"] == label][:per_label]}
+        else:
+            heldout = set(order[: heldout_share[task]])
+        trainable = [i for i in range(len(records)) if i not in heldout]
+        # A task with a few labels gets the share of each label, so that no label is left with a
+        # handful of validation prompts by chance; other tasks, the share of the task.
+        groups = ([[i for i in trainable if records[i]["output"] == label]
+                   for label in sorted({records[i]["output"] for i in trainable})]
+                  if task in LABEL_TASKS else [trainable])
+        validation = {i for group in groups for i in validation_rng.sample(group, round(VALIDATION_SHARE * len(group)))}
         for i, rec in enumerate(records):
+            split = "heldout" if i in heldout else "validation" if i in validation else "train"
             rows.append({"id": f"{task}-{i + 1:03d}", "task": task, "instruction": rec["instruction"],
-                         "input": rec["input"], "output": rec["output"],
-                         "split": "heldout" if i in heldout else "train"})
+                         "input": rec["input"], "output": rec["output"], "split": split})
     return pd.DataFrame(rows)
 
 
@@ -147,8 +173,16 @@ def card(raw: pd.DataFrame, clean: pd.DataFrame, plant: dict, instructions: pd.D
         + f" | {int(hard[s])} |" for s in data.SPLITS)
     total = clean["label"].value_counts()
     tasks = instructions.pivot_table(index="task", columns="split", values="id", aggfunc="count")
-    task_rows = "\n".join(f"| {t} | {int(tasks.loc[t, 'train'])} | {int(tasks.loc[t, 'heldout'])} |"
-                          for t in data.INSTRUCTION_TASKS)
+    splits = list(data.INSTRUCTION_SPLITS)
+
+    def table_rows(counts: pd.DataFrame) -> str:
+        return "\n".join("| " + " | ".join([str(name)] + [str(int(counts.loc[name, s])) for s in splits]) + " |"
+                         for name in counts.index)
+
+    task_rows = table_rows(tasks.reindex(index=list(data.INSTRUCTION_TASKS), columns=splits))
+    note_labels = instructions[instructions["task"] == "note_type"].pivot_table(
+        index="output", columns="split", values="id", aggfunc="count").reindex(columns=splits)
+    label_rows = table_rows(note_labels.sort_index())
     relabel = quality["relabel"]
     relabel_text = (f"{relabel['agree']} of {relabel['n']} ({relabel['agreement']:.1%})"
                     if relabel else "not measured yet")
@@ -225,11 +259,26 @@ turns the raw rows into `domain_clean.jsonl` exactly, id for id.
 ## Instruction records
 
 {len(instructions)} records in Alpaca style (`instruction`, `input`, `output`) over four task
-types; `heldout` prompts are never used in training (and no held-out input appears in training).
+types, in three splits:
 
-| task | train | heldout |
-|---|---|---|
+- `heldout`: drawn at random per task (seed {SEED}; for `note_type`, the same number of each
+  label, so that training keeps a balanced share of each); never trained on, never used to choose
+  anything: lesson 05 scores on it once, for the results it reports. No held-out input appears
+  in the other splits.
+- `validation`: {VALIDATION_SHARE:.0%} of each task's remaining records, drawn at random (seed
+  {VALIDATION_SEED}; for `note_type`, {VALIDATION_SHARE:.0%} of each label's); not trained on.
+  `tools/sweep_instruct.py` chooses lesson 05's learning rate, epochs and forgetting remedy on it.
+- `train`: the rest.
+
+| task | {" | ".join(data.INSTRUCTION_SPLITS)} |
+|---|---|---|---|
 {task_rows}
+
+The note-type labels per split (lesson 05's baseline always answers the most common label):
+
+| label | {" | ".join(data.INSTRUCTION_SPLITS)} |
+|---|---|---|---|
+{label_rows}
 
 - `note_type`: classify a short clinical note as diagnosis, treatment or symptom (one word);
 - `summary`: one-sentence summary of a medical, financial or legal passage;

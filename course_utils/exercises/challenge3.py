@@ -193,8 +193,9 @@ def check_training(values, workdir):
     if not all(math.isfinite(v) and v >= 0 for v in losses):
         raise Wrong("loss_history holds a negative or infinite loss: check that every example has a trained response.")
     if losses[-1] >= losses[0]:
-        raise Wrong(f"the training loss did not fall ({losses[0]:.3f} first, {losses[-1]:.3f} last): try a higher "
-                    "learning rate or more epochs (the tiny model needs about 2e-3 and several epochs).")
+        raise Wrong(f"the training loss did not fall ({losses[0]:.3f} first, {losses[-1]:.3f} last): start from lesson "
+                    "05's recipe for your model, `recipes.instruction_recipe(cfg)` (the tiny model needs a far higher "
+                    "rate and more epochs than GPT-2), and check that every example has a trained response.")
     prompts = _prompts(values["test_prompts"], "test_prompts")
     responses = _responses(values["responses"])
     if len(responses) != len(prompts):
@@ -271,10 +272,11 @@ QUESTIONS = QuestionSet("challenge3", "Challenge 3 · Your own instructions", [
         "q4", "Instruction-tune a fresh model on your encoded records and answer the test prompts. Set "
               "`loss_history` (the logged training losses) and `responses` (one answer per test prompt).",
         ("loss_history", "test_prompts", "responses"), check_training, points=2,
-        hints=("Lesson 05's recipe: `DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)` and the "
-               "`label_positions_trainer_class()` Trainer.",
-               "`generate(model, tokenizer, [format_prompt(p['instruction'], p['input']) for p in test_prompts], "
-               "max_new_tokens=...)`.")),
+        hints=("Lesson 05, section 5, trains exactly this way, and its recipe for your profile is "
+               "`recipes.instruction_recipe(cfg)`: the learning rate and epochs chosen on its validation split.",
+               "`instruction_tune(cfg, model, tokenizer, encoded.examples, learning_rate=..., epochs=..., output_dir=...)` "
+               "returns the run (`.losses` holds the logged `(step, loss)` pairs); then `generate(model, tokenizer, "
+               "[format_prompt(p['instruction'], p['input']) for p in test_prompts], max_new_tokens=...)`.")),
     Question(
         "q5", f"Rate each of the {N_TEST} responses from 1 (useless) to 5 (as good as you would write). Set `ratings` "
               "(a DataFrame: instruction, response, rating) and `average_rating`.",

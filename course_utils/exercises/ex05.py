@@ -1,4 +1,5 @@
-"""Exercise 05: the prompt, the labels, what is dropped, exact match and padding (lesson 05).
+"""Exercise 05: the prompt, the labels, what is dropped, exact match against a baseline, padding
+and the splits (lesson 05).
 
 Everything here is recomputed from the bundled instruction records with ``course_utils.instruct``
 and the tokenizer the learner used (the bundled tiny GPT-2's always; ``gpt2``'s when it is
@@ -199,13 +200,13 @@ def check_exact_match(values, workdir):
         if abs(rate - sum(scores)) <= 1e-6 and len(scores) > 1:
             raise Wrong("that is a count of matches; give the rate (matches / prompts).")
         raise Wrong(f"untuned_exact_match is {rate:.3f}, but your answers score {want:.3f} with exact_match.")
-    shares = note_type_heldout()["output"].value_counts(normalize=True)
-    if abs(majority - shares.max()) > 1e-6:
-        if any(abs(majority - s) <= 1e-6 for s in shares):
-            raise Wrong("that is the share of another label; the majority rate is the share of the most common one.")
-        raise Wrong(f"majority_rate is {majority:.3f}; always answering the most common label of these prompts "
-                    f"({shares.idxmax()!r}) is right for {shares.max():.3f} of them.")
-    return f"the untuned model scores {want:.3f}; always answering {shares.idxmax()!r} scores {shares.max():.3f}."
+    counts = note_type_heldout()["output"].value_counts()
+    want_majority = float(counts.max() / counts.sum())
+    if abs(majority - want_majority) > 1e-6:
+        raise Wrong(f"majority_rate is {majority:.3f}; always answering {counts.idxmax()!r}, the most common "
+                    f"held-out label, is right for {want_majority:.3f} of the held-out prompts.")
+    return (f"the untuned model scores {want:.3f}; no constant answer scores more than {want_majority:.3f} "
+            f"(always {counts.idxmax()!r}).")
 
 
 # ----------------------------------------------------------------------------- q5
@@ -228,9 +229,38 @@ def check_padding(values, workdir):
     return None
 
 
+# ----------------------------------------------------------------------------- q6
+
+
+def check_splits(values, workdir):
+    from course_utils import data
+
+    n = checks.number(values["n_validation"], "n_validation", whole=True, low=0)
+    want = len(data.load_instructions("validation"))
+    if n != want:
+        if n == len(data.load_instructions("heldout")):
+            raise Wrong("that is the number of held-out records; count the validation split.")
+        if n == len(train_records()):
+            raise Wrong("that is the number of training records; count the validation split.")
+        raise Wrong(f"n_validation is {n}; data.load_instructions('validation') holds {want} records.")
+    split = checks.text(values["choose_on"], "choose_on").strip("'\"").lower()
+    if split in ("heldout", "held-out", "test"):
+        raise Wrong("a held-out score is only an honest estimate while the held-out prompts chose nothing: pick the "
+                    "recipe with the best held-out score and that score flatters it. Which split is set aside for "
+                    "choosing?")
+    if split == "train":
+        raise Wrong("the training loss keeps falling as the model memorises its training records, so it cannot tell "
+                    "when more epochs stop helping on new prompts. Choose on records it does not train on.")
+    if split != "validation":
+        raise Wrong(f"choose_on is {split!r}; answer 'train', 'validation' or 'heldout'.")
+    return None
+
+
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 1
+# Version 2: q6 asks about the splits. Version 3: the held-out note types hold the same number of each
+# label, and the majority baseline is the best constant answer on them.
+VERSION = 3
 
 QUESTIONS = QuestionSet("ex05", "Exercise 05 · Instruction data, done right", [
     Question(
@@ -251,19 +281,30 @@ QUESTIONS = QuestionSet("ex05", "Exercise 05 · Instruction data, done right", [
         "q3", f"How many training records does `encode_records` drop at max_length {DROP_MAX_LENGTH}? Set "
               "`n_dropped`.",
         ("n_dropped",), check_dropped,
-        hints=("`encode_records(train_records, tokenizer, 128)` returns the examples and the dropped ids.",)),
+        hints=("`encode_records` does not drop silently: print its result, and look for the attribute that "
+               "lists what it dropped.",
+               "`len(encode_records(train_records, tokenizer, 128).dropped)`.")),
     Question(
         "q4", "Generate answers to the held-out note-type prompts with the untuned model (greedy, 4 new tokens) "
-              "and score them. Set `untuned_answers`, `untuned_exact_match` and `majority_rate`.",
+              "and score them; then score the majority baseline, the best any constant answer can do: always the "
+              "label most common among those prompts. Set `untuned_answers`, `untuned_exact_match` and "
+              "`majority_rate`.",
         ("untuned_answers", "untuned_exact_match", "majority_rate"), check_exact_match,
-        hints=("`generate(model, tokenizer, prompts, max_new_tokens=4)`, then `exact_match(answers, labels)`.",
-               "The majority rate is the share of the most common label: "
-               "`note_type['output'].value_counts(normalize=True).max()`.")),
+        hints=("Lesson 05, section 7, scores the tuned model the same way: `generate`, then `exact_match`.",
+               "`note_type[\"output\"].value_counts()` counts the labels; the baseline is right whenever the "
+               "prompt has the label it always answers.")),
     Question(
         "q5", "On which side is a batch of prompts padded for generation, and why? Set "
               "`generation_padding_side` ('left' or 'right') and `padding_reason` (a sentence).",
         ("generation_padding_side", "padding_reason"), check_padding,
         hints=("Where does a decoder-only model write its first new token? What sits there with each side?",)),
+    Question(
+        "q6", "The records come in three splits. Set `n_validation` (the number of validation records) and "
+              "`choose_on` ('train', 'validation' or 'heldout': the split on which the learning rate and epochs "
+              "are chosen).",
+        ("n_validation", "choose_on"), check_splits,
+        hints=("`data.load_instructions(split)` gives one split. Which split did nothing but choose, in lesson 05?",
+               "The held-out prompts are scored once, for the reported numbers; the training records are learned.")),
 ], version=VERSION)
 
 bind = QUESTIONS.bind
