@@ -59,10 +59,10 @@ REAL = {
 # The tiny encoder of the smoke profile, rates chosen on validation by tools/sweep_classifier.py.
 TINY = {
     "full": Recipe(3e-4, max_epochs=40),
-    "partial": Recipe(1e-3, max_epochs=40),
+    "partial": Recipe(3e-4, max_epochs=40),
     "head": Recipe(1e-2, max_epochs=60, metric="loss"),
 }
-WHY_TINY = ("the tiny encoder (1.8 M parameters, pretrained for minutes) needs larger steps than a "
+WHY_TINY = ("the tiny encoder (1.8 M parameters, pretrained for under an hour on a CPU) needs larger steps than a "
             "model pretrained for days; its rates were chosen on the validation split")
 
 

@@ -10,8 +10,10 @@ carries plus the course's own domain prose:
 - ``tiny-gpt2``: a GPT-2 with a byte-level BPE vocabulary and no pad token, trained as a
   causal LM.
 
-The build is deterministic (fixed seeds, fixed step counts, deterministic kernels, a fixed
-thread count) and writes a model card (JSON) next to each model with the corpus, the settings,
+The training is deterministic (fixed seeds, fixed step counts, deterministic kernels, a fixed
+thread count); the encoder's WordPiece vocabulary is not quite, because the ``tokenizers``
+trainer numbers its ``##`` pieces in hash-map order (huggingface/tokenizers#1794). The build
+writes a model card (JSON) next to each model with the corpus, the settings,
 the held-out metrics and the build time::
 
     python -m course_utils.tiny_models build            # both, into the package
@@ -62,7 +64,7 @@ class BuildSettings:
 
 
 GPT2_SETTINGS = BuildSettings(layers=4, steps=900, peak_lr=2e-3)
-ENCODER_SETTINGS = BuildSettings(layers=6, steps=900, peak_lr=1e-3, warmup_steps=100)
+ENCODER_SETTINGS = BuildSettings(layers=6, steps=2700, peak_lr=1e-3, warmup_steps=100)
 
 
 # ---------------------------------------------------------------------------- tokenizers

@@ -845,8 +845,10 @@ def test_challenge2(frames, predicted):
     histories = {"full": fake_history(CONVERGED, TINY["full"].learning_rate),
                  "frozen": fake_history(frozen_curve, TINY["partial"].learning_rate)}
     assert_right("challenge2", "q2", {"histories": histories})
-    same_rate = {**histories, "frozen": fake_history(frozen_curve, TINY["full"].learning_rate)}
-    assert_wrong("challenge2", "q2", {"histories": same_rate}, "histories['frozen']", "peaked at learning rate")
+    # the frozen arm trained at another recipe's rate (the head-only one): not partial freezing's
+    other_rate = {**histories, "frozen": fake_history(frozen_curve, TINY["head"].learning_rate)}
+    assert TINY["head"].learning_rate != TINY["partial"].learning_rate
+    assert_wrong("challenge2", "q2", {"histories": other_rate}, "histories['frozen']", "peaked at learning rate")
     assert_wrong("challenge2", "q2", {"histories": {**histories, "frozen": fake_history(frozen_curve[:9],
                                                                                       TINY["partial"].learning_rate)}},
                  "did not end it")
