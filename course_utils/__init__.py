@@ -19,7 +19,8 @@ Modules, one concern each:
   (instruction formatting, masking, generation);
 - measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``advice``
   (next steps derived rule by rule from measured errors), ``stats`` (bootstrap intervals),
-  ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``results`` (recorded
+  ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``comparisons``
+  (settings compared at matched learning, over seeds), ``results`` (recorded
   numbers rendered into prose);
 - exercises and grading: ``exercises`` (the questions bound into the practice notebooks),
   ``grade`` (the grader's command line), ``grading`` (the grader itself: limits, loading,

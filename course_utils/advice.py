@@ -399,32 +399,6 @@ def confidence_gap(confidence: Sequence[float], correct: Sequence[bool], *, n_bo
     return _interval_dict(interval, mean_confidence=float(confidence.mean()), accuracy=float(correct.mean()))
 
 
-def fit_temperature(logits, labels: Sequence[int]) -> float:
-    """Temperature scaling: the one number T that, dividing the logits, minimises the negative
-    log-likelihood of ``labels`` (fit it on validation, never on test). T < 1 sharpens the
-    probabilities (for an underconfident model), T > 1 softens them; the predictions do not change.
-
-    >>> logits = [[1.0, 0.0, 0.0]] * 9 + [[0.0, 1.0, 0.0]]  # always right, yet only 58 % sure
-    >>> fit_temperature(logits, [0] * 9 + [1]) < 0.1
-    True
-    """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
-
-    logits = np.asarray(logits, dtype=float)
-    labels = np.asarray(labels)
-    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
-        raise ValueError(f"Pass logits of shape (texts, classes) and one label id per text; got logits "
-                         f"{logits.shape} and {len(labels)} labels.")
-    rows = np.arange(len(labels))
-
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, labels].mean())
-
-    # Searched on log T, between T = 0.02 and 50: the scale on which a temperature acts.
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.02), np.log(50.0)), method="bounded").x))
-
-
 def calibration_advice(gap: Mapping, ece: float, scaled: Mapping | None = None) -> Advice:
     """Recommend temperature scaling only when the confidence gap's interval excludes zero (its
     sign says which way) and, when ``scaled`` gives the test ECE after a temperature fitted on

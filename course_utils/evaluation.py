@@ -200,3 +200,29 @@ def plot_reliability(confidence, correct, n_bins: int = 10, ax=None):
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
     return ax
+
+
+def fit_temperature(logits, labels: Sequence[int]) -> float:
+    """Temperature scaling: the one number T that, dividing the logits, minimises the negative
+    log-likelihood of ``labels`` (fit it on validation, never on test). T < 1 sharpens the
+    probabilities (for an underconfident model), T > 1 softens them; the predictions do not change.
+
+    >>> logits = [[1.0, 0.0, 0.0]] * 9 + [[0.0, 1.0, 0.0]]  # always right, yet only 58 % sure
+    >>> fit_temperature(logits, [0] * 9 + [1]) < 0.1
+    True
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    logits = np.asarray(logits, dtype=float)
+    labels = np.asarray(labels)
+    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
+        raise ValueError(f"Pass logits of shape (texts, classes) and one label id per text; got logits "
+                         f"{logits.shape} and {len(labels)} labels.")
+    rows = np.arange(len(labels))
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, labels].mean())
+
+    # Searched on log T, between T = 0.02 and 50: the scale on which a temperature acts.
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.02), np.log(50.0)), method="bounded").x))

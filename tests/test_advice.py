@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import fisher_exact
 
+from course_utils.evaluation import fit_temperature
 from course_utils.advice import (Advice, accuracy_difference, calibration_advice, class_markers, class_scores,
                                  confidence_gap, confusion_advice, confusion_pairs, cue_evidence, cue_word_advice,
-                                 error_overlap, fit_temperature, hard_case_advice, next_steps, scores_table,
+                                 error_overlap, hard_case_advice, next_steps, scores_table,
                                  shared_error_advice, weak_class_advice, words)
 
 LABELS = ["medical", "finance", "legal"]

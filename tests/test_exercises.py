@@ -1166,7 +1166,7 @@ def test_ex04_q6_paired_t_interval_over_seeds():
     import numpy as np
     from scipy import stats
 
-    from course_utils.forgetting import t_interval
+    from course_utils.comparisons import t_interval
 
     high, low = [13.1, 15.8, 12.4], [0.41, 0.38, 0.44]
     diffs = np.subtract(high, low)

@@ -4,6 +4,7 @@ import pytest
 import torch
 from scipy import stats
 
+from course_utils import comparisons as cmp
 from course_utils import forgetting as fg
 from course_utils.forgetting import WeightAnchor, anchored_trainer_class, relative_weight_change, replay_mix
 from course_utils.stats import Interval
@@ -76,30 +77,30 @@ def test_relative_weight_change_per_layer():
 
 def test_t_interval_is_the_textbook_one():
     values = [3.0, 5.0, 4.5, 6.0, 5.5]
-    ci = fg.t_interval(values)
+    ci = cmp.t_interval(values)
     low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
     assert ci.estimate == pytest.approx(np.mean(values))
     assert (ci.low, ci.high) == (pytest.approx(low), pytest.approx(high))
-    assert fg.t_interval([2.0, 2.0, 2.0]).low == fg.t_interval([2.0, 2.0, 2.0]).high == 2.0
+    assert cmp.t_interval([2.0, 2.0, 2.0]).low == cmp.t_interval([2.0, 2.0, 2.0]).high == 2.0
 
 
 @pytest.mark.parametrize("values, message", [([1.0], "at least 2"), ([1.0, float("nan")], "NaN"), ([], "at least 2")])
 def test_t_interval_bad_input(values, message):
     with pytest.raises(ValueError, match=message):
-        fg.t_interval(values)
+        cmp.t_interval(values)
 
 
 def test_forgetting_at_interpolates_the_first_crossing():
     curve = [(0, 0), (10, 2), (8, 3), (20, 8)]  # learning can dip between two measurements
-    assert fg.forgetting_at(curve, 5) == pytest.approx(1.0)
-    assert fg.forgetting_at(curve, 10) == pytest.approx(2.0)
-    assert fg.forgetting_at(curve, 14) == pytest.approx(3 + 5 * (14 - 8) / 12)
-    assert fg.forgetting_at(curve, 30) == 8  # beyond the curve: its end
-    assert fg.forgetting_at(curve, -1) == 0  # a setting that learned nothing: the start
+    assert cmp.forgetting_at(curve, 5) == pytest.approx(1.0)
+    assert cmp.forgetting_at(curve, 10) == pytest.approx(2.0)
+    assert cmp.forgetting_at(curve, 14) == pytest.approx(3 + 5 * (14 - 8) / 12)
+    assert cmp.forgetting_at(curve, 30) == 8  # beyond the curve: its end
+    assert cmp.forgetting_at(curve, -1) == 0  # a setting that learned nothing: the start
     with pytest.raises(ValueError, match="2 points"):
-        fg.forgetting_at([(0, 0)], 1)
+        cmp.forgetting_at([(0, 0)], 1)
     with pytest.raises(ValueError, match="finite"):
-        fg.forgetting_at([(0, 0), (1, float("inf"))], 1)
+        cmp.forgetting_at([(0, 0), (1, float("inf"))], 1)
 
 
 def test_weight_norm_counts_matrices_only():
@@ -126,38 +127,38 @@ def _runs_and_curves():
 
 def test_compare_settings_reads_the_reference_at_matched_learning():
     runs, curves = _runs_and_curves()
-    table = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.8).set_index("setting")
+    table = cmp.compare_settings(runs, curves, reference="ref", learning_floor=0.8).set_index("setting")
     assert table.loc["ref", "verdict"] == "the reference" and table.loc["ref", "learning_kept"] == pytest.approx(1)
     assert table.loc["careful", "vs_reference"] == pytest.approx(-9)
     assert table.loc["careful", "learning_kept"] == pytest.approx(0.5)
-    assert table.loc["careful", "verdict"] == fg.LEARNED_TOO_LITTLE  # forgets less, but learned half
-    assert table.loc["same", "matched"] == pytest.approx(0) and table.loc["same", "verdict"] == fg.NO_CLEAR_DIFFERENCE
-    lenient = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.4).set_index("setting")
+    assert table.loc["careful", "verdict"] == cmp.LEARNED_TOO_LITTLE  # forgets less, but learned half
+    assert table.loc["same", "matched"] == pytest.approx(0) and table.loc["same", "verdict"] == cmp.NO_CLEAR_DIFFERENCE
+    lenient = cmp.compare_settings(runs, curves, reference="ref", learning_floor=0.4).set_index("setting")
     assert lenient.loc["careful", "matched"] == pytest.approx(-1.0, abs=0.05)  # 1 against 2 at learning 5
-    assert lenient.loc["careful", "verdict"] == fg.FORGETS_LESS
-    assert lenient.loc["lazy", "verdict"] == fg.LEARNED_TOO_LITTLE
+    assert lenient.loc["careful", "verdict"] == cmp.FORGETS_LESS
+    assert lenient.loc["lazy", "verdict"] == cmp.LEARNED_TOO_LITTLE
 
 
 def test_compare_settings_bad_input():
     runs, curves = _runs_and_curves()
     with pytest.raises(ValueError, match="reference"):
-        fg.compare_settings(runs, curves, reference="nope", learning_floor=0.8)
+        cmp.compare_settings(runs, curves, reference="nope", learning_floor=0.8)
     with pytest.raises(ValueError, match="same seeds"):
-        fg.compare_settings(runs.drop(index=0), curves, reference="ref", learning_floor=0.8)
+        cmp.compare_settings(runs.drop(index=0), curves, reference="ref", learning_floor=0.8)
     with pytest.raises(ValueError, match="columns"):
-        fg.compare_settings(runs.drop(columns="learned"), curves, reference="ref", learning_floor=0.8)
+        cmp.compare_settings(runs.drop(columns="learned"), curves, reference="ref", learning_floor=0.8)
     with pytest.raises(ValueError, match="learning_floor"):
-        fg.verdict(0.5, Interval(0, -1, 1, 0.95), 0)
+        cmp.verdict(0.5, Interval(0, -1, 1, 0.95), 0)
 
 
 def test_paired_by_seed_pairs_and_refuses_unpaired_runs():
     runs, _ = _runs_and_curves()
-    assert fg.paired_by_seed(runs, "ref", "careful").estimate == pytest.approx(9)
-    assert fg.paired_by_seed(runs, "ref", "careful", "learned").estimate == pytest.approx(5)
+    assert cmp.paired_by_seed(runs, "ref", "careful").estimate == pytest.approx(9)
+    assert cmp.paired_by_seed(runs, "ref", "careful", "learned").estimate == pytest.approx(5)
     with pytest.raises(ValueError, match="No runs"):
-        fg.paired_by_seed(runs, "ref", "missing")
+        cmp.paired_by_seed(runs, "ref", "missing")
     with pytest.raises(ValueError, match="same seeds"):
-        fg.paired_by_seed(runs[~((runs["setting"] == "ref") & (runs["seed"] == 0))], "ref", "careful")
+        cmp.paired_by_seed(runs[~((runs["setting"] == "ref") & (runs["seed"] == 0))], "ref", "careful")
 
 
 def test_recommendations_follow_the_table():
@@ -165,10 +166,10 @@ def test_recommendations_follow_the_table():
     runs = pd.concat([runs, runs[runs["setting"] == "careful"].assign(setting="low"),
                       runs[runs["setting"] == "same"].assign(setting="first"),
                       runs[runs["setting"] == "same"].assign(setting="last", forgotten=lambda f: f["forgotten"] + 3)])
-    table = fg.compare_settings(runs, curves, reference="ref", learning_floor=0.8)
-    primary = fg.paired_by_seed(runs, "ref", "low")
-    hypothesis = fg.paired_by_seed(runs, "first", "last")
-    lines = fg.recommendations(table, reference="ref", primary=("low", primary), hypothesis=("first", "last", hypothesis),
+    table = cmp.compare_settings(runs, curves, reference="ref", learning_floor=0.8)
+    primary = cmp.paired_by_seed(runs, "ref", "low")
+    hypothesis = cmp.paired_by_seed(runs, "first", "last")
+    lines = cmp.recommendations(table, reference="ref", primary=("low", primary), hypothesis=("first", "last", hypothesis),
                                learning_floor=0.8, seeds=3)
     assert lines[0].startswith("**ref vs low** (the primary comparison)") and "the low forgets less" in lines[0]
     assert "learned too little" in lines[0]
@@ -176,5 +177,5 @@ def test_recommendations_follow_the_table():
     careful = next(line for line in lines if line.startswith("**careful**"))
     assert "not a remedy" in careful and "50%" in careful
     same = next(line for line in lines if line.startswith("**same**"))
-    assert fg.NO_CLEAR_DIFFERENCE in same and "secondary" in same
+    assert cmp.NO_CLEAR_DIFFERENCE in same and "secondary" in same
     assert len(lines) == 2 + len(set(runs["setting"])) - 2

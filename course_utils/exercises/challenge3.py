@@ -15,7 +15,7 @@ import math
 import re
 from functools import lru_cache
 
-from course_utils.exercises import checks
+from course_utils.exercises import checks, lm_checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
 
 NO_SOLUTION = ("A graded challenge shows no solution: the hints and lesson 05 have what you need, and "
@@ -150,7 +150,7 @@ def check_encoding(values, workdir):
     n_dropped = checks.number(values["n_dropped"], "n_dropped", whole=True, low=0)
     given = checks.int_list(values["first_labels"], "first_labels")
     first = rows[0]
-    tokenizers = checks.causal_tokenizers()
+    tokenizers = lm_checks.causal_tokenizers()
     parts = {}
     for name, tokenizer in tokenizers.items():
         prompt = tokenizer(format_prompt(first["instruction"], first["input"]), add_special_tokens=False)["input_ids"]
@@ -158,12 +158,12 @@ def check_encoding(values, workdir):
         parts[name] = (tokenizer, prompt, response)
     # the tokenizer the learner used: the one whose length or EOS the labels match, else the bundled one
     name = next((n for n, (t, p, r) in parts.items() if len(given) == len(p) + len(r) + 1 or t.eos_token_id in given),
-                checks.CAUSAL_LMS[0])
+                lm_checks.CAUSAL_LMS[0])
     tokenizer, prompt, response = parts[name]
     if len(prompt) + len(response) + 1 > max_length:
         raise Wrong(f"the first record of {DATASET_FILE} does not fit in max_length={max_length} "
                     f"({len(prompt) + len(response) + 1} tokens with EOS): raise max_length or shorten it.")
-    checks.instruction_labels(given, "first_labels", prompt_ids=prompt, response_ids=response,
+    lm_checks.instruction_labels(given, "first_labels", prompt_ids=prompt, response_ids=response,
                               eos_id=tokenizer.eos_token_id)
     dropped = len(encode_records(rows, tokenizer, max_length).dropped)
     if n_dropped != dropped:

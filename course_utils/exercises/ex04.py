@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from course_utils.exercises import checks
+from course_utils.exercises import checks, lm_checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
 
 REL_TOL = 1e-3
@@ -35,9 +35,9 @@ def reference_perplexities() -> dict:
     general = corpus.general_text("heldout")
     domain = checks.test_frame()["text"].tolist()
     out = {}
-    with checks.course_threads():
-        for name, model in checks.pretrained_causal_lms():
-            tokenizer = checks.causal_tokenizers()[name]
+    with lm_checks.course_threads():
+        for name, model in lm_checks.pretrained_causal_lms():
+            tokenizer = lm_checks.causal_tokenizers()[name]
             out[name] = {"general": perplexity(model, tokenizer, general),
                          "domain": perplexity(model, tokenizer, domain)}
     return out
@@ -58,9 +58,9 @@ def check_before(values, workdir):
             if value > 0 and _close(math.exp(value), ref[key]):
                 raise Wrong(f"{var} is {value:.3f}, the mean loss per token; perplexity is its exponential, "
                             "exp(loss). perplexity() returns it directly.")
-    tiny = refs[checks.CAUSAL_LMS[0]]
+    tiny = refs[lm_checks.CAUSAL_LMS[0]]
     raise Wrong(f"you have {general:.1f} (general) and {domain:.1f} (domain). With perplexity(model, tokenizer, "
-                f"texts) and its default window, the pretrained {checks.CAUSAL_LMS[0]} gives {tiny['general']:.1f} "
+                f"texts) and its default window, the pretrained {lm_checks.CAUSAL_LMS[0]} gives {tiny['general']:.1f} "
                 f"on corpus.general_text('heldout') and {tiny['domain']:.1f} on splits['test']['text']. "
                 "Measure a fresh model, before any training.")
 
@@ -98,11 +98,11 @@ def check_freeze_last(values, workdir):
     blocks = checks.int_list(values["frozen_blocks"], "frozen_blocks")
     trainable = checks.number(values["n_trainable_last"], "n_trainable_last", whole=True, low=0)
     total = checks.number(values["n_total_lm"], "n_total_lm", whole=True, low=1)
-    lm = checks.causal_lm_by_total(total, "n_total_lm")
-    n_layers = checks.causal_lm_counts(lm, 0)[2]
+    lm = lm_checks.causal_lm_by_total(total, "n_total_lm")
+    n_layers = lm_checks.causal_lm_counts(lm, 0)[2]
     half = n_layers // 2
-    want_trainable, _, _, want_blocks = checks.causal_lm_counts(lm, half, False, "last")
-    first_blocks = checks.causal_lm_counts(lm, half, False, "first")[3]
+    want_trainable, _, _, want_blocks = lm_checks.causal_lm_counts(lm, half, False, "last")
+    first_blocks = lm_checks.causal_lm_counts(lm, half, False, "first")[3]
     if sorted(blocks) != list(want_blocks):
         if sorted(blocks) == list(first_blocks):
             raise Wrong(f"blocks {first_blocks} are the first {half}; which='last' freezes the last {half} "
@@ -117,7 +117,7 @@ def check_freeze_last(values, workdir):
                     "the parameters with requires_grad=True.")
     if trainable == total - want_trainable:
         raise Wrong("that is the number of frozen parameters; count those that still train (requires_grad=True).")
-    if trainable == checks.causal_lm_counts(lm, half, True, "last")[0]:
+    if trainable == lm_checks.causal_lm_counts(lm, half, True, "last")[0]:
         raise Wrong("the embeddings are frozen too (freeze_layers freezes them unless embeddings=False). GPT-2's "
                     "output layer is its input embedding matrix, tied, so that also froze the output layer: "
                     "the lesson keeps the embeddings trainable for this comparison.")
@@ -161,8 +161,8 @@ ANCHOR_STRENGTH, SHIFT = 0.1, 0.01
 
 
 def _last_block_size(lm: str) -> int:
-    total = checks.causal_lm_counts(lm, 0)[1]
-    return total - checks.causal_lm_counts(lm, 1, False, "last")[0]
+    total = lm_checks.causal_lm_counts(lm, 0)[1]
+    return total - lm_checks.causal_lm_counts(lm, 1, False, "last")[0]
 
 
 @lru_cache(maxsize=None)
@@ -171,7 +171,7 @@ def _distance_to_zero() -> dict:
     pull toward zero), over the last block and over the whole model."""
     import torch
 
-    model = checks._new_causal_lm(checks.CAUSAL_LMS[0])
+    model = lm_checks._new_causal_lm(lm_checks.CAUSAL_LMS[0])
     with torch.no_grad():
         for p in model.transformer.h[-1].parameters():
             p += SHIFT
@@ -182,12 +182,12 @@ def _distance_to_zero() -> dict:
 
 def check_anchor(values, workdir):
     value = checks.number(values["anchor_penalty"], "anchor_penalty", low=0)
-    for lm in checks.CAUSAL_LMS:
+    for lm in lm_checks.CAUSAL_LMS:
         if _close(value, ANCHOR_STRENGTH * _last_block_size(lm) * SHIFT ** 2):
             return None
-    n = _last_block_size(checks.CAUSAL_LMS[0])
+    n = _last_block_size(lm_checks.CAUSAL_LMS[0])
     want = ANCHOR_STRENGTH * n * SHIFT ** 2
-    total = checks.causal_lm_counts(checks.CAUSAL_LMS[0], 0)[1]
+    total = lm_checks.causal_lm_counts(lm_checks.CAUSAL_LMS[0], 0)[1]
     zero = _distance_to_zero()
     if _close(value, n * SHIFT ** 2):
         raise Wrong(f"anchor_penalty is {value:.4g}: the strength ({ANCHOR_STRENGTH}) is missing.")
@@ -322,7 +322,7 @@ QUESTIONS = QuestionSet("ex04", "Exercise 04 · Forgetting, measured and prevent
                "`continue_pretraining` so that both rates see the same batch order for the same seed.",
                "Pair by seed first: `d = [h - l for h, l in zip(forgotten_high, forgotten_low)]`. The interval is "
                "mean(d) +/- t.ppf(0.975, n - 1) * sd(d, ddof=1) / sqrt(n) with `from scipy.stats import t`; "
-               "`course_utils.forgetting.t_interval(d)` computes the same.")),
+               "`course_utils.comparisons.t_interval(d)` computes the same.")),
 ], version=VERSION)
 
 bind = QUESTIONS.bind

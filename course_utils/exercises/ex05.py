@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from course_utils.exercises import checks
+from course_utils.exercises import checks, lm_checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
 
 PROMPT_IDS = {"prompt_with_input": "note_type-002", "prompt_without_input": "definition-001"}
@@ -112,16 +112,16 @@ def check_labels(values, workdir):
 
     given = checks.int_list(values["example_labels"], "example_labels")
     n_trained = checks.number(values["n_trained"], "n_trained", whole=True, low=0)
-    tokenizers = checks.causal_tokenizers()
+    tokenizers = lm_checks.causal_tokenizers()
     chosen = None
     for name, tokenizer in tokenizers.items():
         prompt, response = _encode_parts(tokenizer)
         if len(given) == len(prompt) + len(response) + 1 or tokenizer.eos_token_id in given:
             chosen = (tokenizer, prompt, response)
             break
-    tokenizer, prompt, response = chosen or (tokenizers[checks.CAUSAL_LMS[0]], *_encode_parts(
-        tokenizers[checks.CAUSAL_LMS[0]]))
-    checks.instruction_labels(given, "example_labels", prompt_ids=prompt, response_ids=response,
+    tokenizer, prompt, response = chosen or (tokenizers[lm_checks.CAUSAL_LMS[0]], *_encode_parts(
+        tokenizers[lm_checks.CAUSAL_LMS[0]]))
+    lm_checks.instruction_labels(given, "example_labels", prompt_ids=prompt, response_ids=response,
                               eos_id=tokenizer.eos_token_id)
     want = sum(v != IGNORE_INDEX for v in given)
     if n_trained == want:
@@ -143,7 +143,7 @@ def drop_counts() -> dict:
 
     rows = train_records()
     out = {}
-    for name, tokenizer in checks.causal_tokenizers().items():
+    for name, tokenizer in lm_checks.causal_tokenizers().items():
         prompts = [len(tokenizer(format_prompt(r.instruction, r.input), add_special_tokens=False)["input_ids"])
                    for r in rows.itertuples()]
         responses = [len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in rows["output"]]
@@ -169,7 +169,7 @@ def check_dropped(values, workdir):
         if n == ref["prompt_only"] and ref["prompt_only"] != ref["dropped"]:
             raise Wrong("that counts the prompts longer than max_length; a record is dropped when its prompt, "
                         "response and EOS together do not fit.")
-    ref = counts[checks.CAUSAL_LMS[0]]
+    ref = counts[lm_checks.CAUSAL_LMS[0]]
     raise Wrong(f"n_dropped is {n}; encode_records(train_records, tokenizer, {DROP_MAX_LENGTH}) drops "
                 f"{ref['dropped']} of the {len(train_records())} training records with the bundled tokenizer. "
                 "Use len(encoded.dropped).")
