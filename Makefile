@@ -19,7 +19,7 @@ help:
 	@echo "make run      execute every lesson headless in the detected profile; print a summary"
 	@echo "make benchmark  every lesson in every profile this machine can run, with wall times"
 	@echo "make results  copy build/results to results/ and regenerate the README's results section"
-	@echo "make models   rebuild the tiny pretrained models (up to an hour on 2 cores; times in the model cards)"
+	@echo "make models   rebuild the tiny pretrained models (deterministic, up to an hour on 2 cores; times in the model cards)"
 	@echo "make data     rebuild the bundled data and its card from data_src/ (deterministic)"
 
 # A virtual environment with the exact versions of the lock file; redone when either changes.

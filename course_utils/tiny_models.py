@@ -10,10 +10,10 @@ carries plus the course's own domain prose:
 - ``tiny-gpt2``: a GPT-2 with a byte-level BPE vocabulary and no pad token, trained as a
   causal LM.
 
-The training is deterministic (fixed seeds, fixed step counts, deterministic kernels, a fixed
-thread count); the encoder's WordPiece vocabulary is not quite, because the ``tokenizers``
-trainer numbers its ``##`` pieces in hash-map order (huggingface/tokenizers#1794). The build
-writes a model card (JSON) next to each model with the corpus, the settings,
+The build is deterministic (fixed seeds, fixed step counts, deterministic kernels, a fixed
+thread count). The encoder reuses the shipped WordPiece vocabulary, because the ``tokenizers``
+trainer does not give the same one twice (see :func:`encoder_tokenizer`). The build writes a
+model card (JSON) next to each model with the corpus, the settings,
 the held-out metrics and the build time::
 
     python -m course_utils.tiny_models build            # both, into the package
@@ -90,6 +90,35 @@ def train_wordpiece(texts: list[str], vocab_size: int):
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return DistilBertTokenizer(tokenizer_object=tok, model_max_length=512)
+
+
+def encoder_tokenizer(texts: list[str], vocab_size: int, *, new_vocabulary: bool = False):
+    """The encoder's WordPiece tokenizer: the shipped one when the package has it, else a new one.
+
+    ``tokenizers``' WordPiece trainer numbers its ``##`` pieces in hash-map order, which changes
+    from one process to the next (huggingface/tokenizers#1794), and the ids then break ties
+    between merges: two trainings on the same text give slightly different vocabularies. Reusing
+    the shipped vocabulary makes a rebuild reproduce the shipped weights; ``new_vocabulary=True``
+    (``--new-vocabulary``) trains one anyway, for a new corpus or vocabulary size.
+
+    >>> from transformers import AutoTokenizer
+    >>> from course_utils import models
+    >>> tok = encoder_tokenizer([], 4096)  # the shipped vocabulary: no text needed
+    >>> len(tok) == AutoTokenizer.from_pretrained(models.TINY_ENCODER).vocab_size
+    True
+    """
+    from tokenizers import Tokenizer
+    from transformers import DistilBertTokenizer
+
+    shipped = Path(TINY_MODELS_DIR) / "tiny-distilbert" / "tokenizer.json"
+    if not new_vocabulary and shipped.exists():
+        # wrapped as train_wordpiece wraps a new one, so the saved file is byte for byte the shipped one
+        tok = DistilBertTokenizer(tokenizer_object=Tokenizer.from_file(str(shipped)), model_max_length=512)
+        if tok.vocab_size != vocab_size:
+            raise ValueError(f"The shipped vocabulary has {tok.vocab_size} entries, the settings ask for {vocab_size}: "
+                             "pass --new-vocabulary to train one of that size.")
+        return tok
+    return train_wordpiece(texts, vocab_size)
 
 
 def train_bytelevel_bpe(texts: list[str], vocab_size: int):
@@ -377,13 +406,14 @@ def build_gpt2(out: Path, s: BuildSettings = GPT2_SETTINGS, evaluate: bool = Tru
                            metrics=evaluate_gpt2 if evaluate else None)
 
 
-def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool = True) -> dict:
+def build_encoder(out: Path, s: BuildSettings = ENCODER_SETTINGS, evaluate: bool = True,
+                  new_vocabulary: bool = False) -> dict:
     from transformers import DistilBertForMaskedLM
 
     start = time.perf_counter()
     seed_everything(s.seed)
     texts = corpus.pretraining_corpus(s.domain_repeats)
-    tok = train_wordpiece(texts, s.vocab_size)
+    tok = encoder_tokenizer(texts, s.vocab_size, new_vocabulary=new_vocabulary)
     data = _blocks(tok, texts, s.block, tok.sep_token_id, wrap=(tok.cls_token_id, tok.sep_token_id))
     print(f"tiny-distilbert: {len(data)} blocks of {s.block} tokens", flush=True)
     seed_everything(s.seed)
@@ -408,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="folder that receives tiny-gpt2/ and tiny-distilbert/ (default: the package)")
     parser.add_argument("--steps", type=int, default=None, help="override the step count (for quick trials)")
+    parser.add_argument("--new-vocabulary", action="store_true",
+                        help="train a new WordPiece vocabulary for the encoder instead of reusing the shipped one")
     args = parser.parse_args(argv)
     out = args.out or Path(TINY_MODELS_DIR)
     torch.set_num_threads(BUILD_THREADS)
@@ -423,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps is not None:
             settings = BuildSettings(**{**asdict(settings), "steps": args.steps,
                                         "warmup_steps": min(settings.warmup_steps, max(1, args.steps // 10))})
-        card = build(out / folder, settings)
+        extra = {"new_vocabulary": args.new_vocabulary} if key == "encoder" else {}
+        card = build(out / folder, settings, **extra)
         print(folder, f"built in {card['build_seconds']} s:", json.dumps(card["metrics"], indent=2))
     return 0
 

@@ -135,3 +135,15 @@ def test_build_schedule_stays_hand_written_because_no_transformers_schedule_matc
         o, s.warmup_steps, s.steps, min_lr_rate=0.0), s)
     assert ahead[: s.warmup_steps] == pytest.approx(ours[: s.warmup_steps])  # its warmup is ours...
     assert ahead[s.warmup_steps] < ours[s.warmup_steps] == s.peak_lr  # ...but its cosine runs a step ahead
+
+
+def test_encoder_rebuilds_reuse_the_shipped_vocabulary(tmp_path):
+    """tokenizers' WordPiece trainer gives a slightly different vocabulary in each process
+    (huggingface/tokenizers#1794), so `make models` reuses the shipped one, byte for byte."""
+    tok = tiny_models.encoder_tokenizer([], tiny_models.ENCODER_SETTINGS.vocab_size)
+    tok.save_pretrained(tmp_path)
+    shipped = Path(models.TINY_ENCODER)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        assert (tmp_path / name).read_text() == (shipped / name).read_text(), name
+    with pytest.raises(ValueError, match="--new-vocabulary"):
+        tiny_models.encoder_tokenizer([], 1000)
