@@ -16,7 +16,7 @@ Modules, one concern each:
   ``recipes`` (each classification method's recipe per profile), ``baselines`` (TF-IDF and
   feature-extraction baselines, their ``C`` chosen on validation), ``classifier`` (fine-tuning a
   classifier, the cached one of later lessons), ``lm`` (continued pretraining), ``instruct``
-  (instruction formatting, masking, generation);
+  (instruction formatting, masking, generation), ``lora`` (low-rank adapters with the peft library);
 - measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``advice``
   (next steps derived rule by rule from measured errors), ``stats`` (bootstrap intervals),
   ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``comparisons``

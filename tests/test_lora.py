@@ -1,0 +1,143 @@
+"""course_utils.lora on small random models of each architecture the course supports."""
+
+import pytest
+import torch
+from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
+                          DistilBertForSequenceClassification, GPT2Config, GPT2ForSequenceClassification,
+                          GPT2LMHeadModel, RobertaConfig, RobertaForSequenceClassification)
+
+from course_utils import lora
+
+
+def small(kind: str):
+    """A randomly initialised model of ``kind``, small enough to build in milliseconds."""
+    torch.manual_seed(0)
+    if kind == "distilbert":
+        return DistilBertForSequenceClassification(DistilBertConfig(
+            vocab_size=64, dim=16, n_layers=2, n_heads=2, hidden_dim=32, num_labels=3))
+    if kind == "bert":
+        return BertForSequenceClassification(BertConfig(
+            vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+            num_labels=3))
+    if kind == "roberta":
+        return RobertaForSequenceClassification(RobertaConfig(
+            vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+            num_labels=3, max_position_embeddings=40, pad_token_id=1))
+    gpt2 = GPT2Config(vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, pad_token_id=0)
+    if kind == "gpt2-classifier":
+        return GPT2ForSequenceClassification(GPT2Config(**{**gpt2.to_dict(), "num_labels": 3}))
+    return GPT2LMHeadModel(gpt2)
+
+
+CLASSIFIERS = {"distilbert": ["classifier", "pre_classifier"], "bert": ["classifier"],
+               "roberta": ["classifier"], "gpt2-classifier": ["score"]}
+IDS = torch.tensor([[2, 5, 7, 9, 11, 3], [2, 6, 8, 10, 3, 0]])
+
+
+@pytest.mark.parametrize("kind", list(CLASSIFIERS))
+def test_every_new_head_module_is_trained_and_saved_with_the_adapter(kind, tmp_path):
+    model = small(kind)
+    assert lora.new_head_modules(model) == CLASSIFIERS[kind]
+    peft_model = lora.add_lora(model, r=2)
+    # peft adds its task type's defaults ("classifier", "score"), which miss DistilBERT's pre_classifier
+    assert set(CLASSIFIERS[kind]) <= set(peft_model.peft_config["default"].modules_to_save)
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert all("lora_" in n or any(h in n for h in CLASSIFIERS[kind]) for n in trainable)
+    assert any("lora_A" in n for n in trainable) and any("lora_B" in n for n in trainable)
+    for head in CLASSIFIERS[kind]:
+        assert any(f"{head}.modules_to_save" in n for n in trainable), head
+    peft_model.save_pretrained(tmp_path)
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "adapter_model.safetensors")
+    for head in CLASSIFIERS[kind]:
+        assert any(head in key for key in saved), f"{head} is not saved with the adapter"
+
+
+@pytest.mark.parametrize("kind", [*CLASSIFIERS, "gpt2"])
+def test_an_untrained_adapter_leaves_the_model_unchanged_and_merges_exactly(kind):
+    model = small(kind).eval()
+    with torch.no_grad():
+        before = model(input_ids=IDS).logits.clone()
+    task = "causal_lm" if kind == "gpt2" else "classification"
+    peft_model = lora.add_lora(model, r=2, dropout=0.0, task=task).eval()
+    with torch.no_grad():
+        assert torch.allclose(peft_model(input_ids=IDS).logits, before, atol=1e-6)  # B starts at zero
+        for name, p in peft_model.named_parameters():  # give B a value, as training would
+            if "lora_B" in name:
+                p.fill_(1.0)
+        adapted = peft_model(input_ids=IDS).logits
+        assert (adapted - before).abs().max() > 1e-4
+        merged = peft_model.merge_and_unload()
+        assert torch.allclose(merged(input_ids=IDS).logits, adapted, atol=1e-5)
+
+
+def test_gpt2_projections_are_conv1d_and_peft_is_told_so():
+    peft_model = lora.add_lora(small("gpt2"), r=2, task="causal_lm")
+    config = peft_model.peft_config["default"]
+    assert config.fan_in_fan_out and list(config.target_modules) == ["c_attn"]
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="at least 1"):
+        lora.add_lora(small("distilbert"), r=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        lora.LowRankLinear(torch.nn.Linear(8, 4), r=True)
+    with pytest.raises(ValueError, match="no low-rank update"):
+        lora.LowRankLinear(torch.nn.Linear(8, 4), r=6)
+    with pytest.raises(ValueError, match=r"Unknown LoRA target.*q_lin"):
+        lora.add_lora(small("distilbert"), targets=["query"])
+    with pytest.raises(ValueError, match="no classification head"):
+        lora.add_lora(small("gpt2"))
+    with pytest.raises(ValueError, match="task must be"):
+        lora.add_lora(small("bert"), task="seq2seq")
+    with pytest.raises(TypeError, match="nn.Linear"):
+        lora.LowRankLinear(torch.nn.Conv2d(1, 1, 1), r=1)
+
+
+def test_low_rank_layer_counts_and_update():
+    base = torch.nn.Linear(16, 8)
+    layer = lora.LowRankLinear(base, r=4, alpha=8)
+    assert layer.trainable_parameters() == 4 * 16 + 8 * 4
+    assert not any(p.requires_grad for p in base.parameters())
+    with torch.no_grad():
+        layer.B.fill_(1.0)
+    x = torch.randn(2, 16)
+    assert torch.allclose(layer(x), base(x) + x @ layer.delta_weight().T, atol=1e-5)
+    assert layer.delta_weight().shape == base.weight.shape and torch.linalg.matrix_rank(layer.delta_weight()) <= 4
+
+
+def test_trainable_fraction_counts_shared_weights_once():
+    model = small("gpt2")  # tied input and output embeddings
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.lm_head.weight.requires_grad_(True)
+    unique = {id(p): p for p in model.parameters()}
+    want = model.lm_head.weight.numel() / sum(p.numel() for p in unique.values())
+    assert lora.trainable_fraction(model) == pytest.approx(want)
+
+
+def test_a_saved_adapter_loads_back_onto_a_fresh_base_with_the_same_predictions(tmp_path):
+    from peft import PeftModel
+
+    peft_model = lora.add_lora(small("distilbert"), r=2, dropout=0.0).eval()
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name or "modules_to_save" in name:
+                p.add_(0.5)  # as if trained: the adapter and the head both moved
+        want = peft_model(input_ids=IDS).logits
+    peft_model.save_pretrained(tmp_path)
+    loaded = PeftModel.from_pretrained(small("distilbert"), tmp_path).eval()  # small() reseeds: the same base
+    with torch.no_grad():
+        assert torch.allclose(loaded(input_ids=IDS).logits, want, atol=1e-6)
+
+
+def test_the_course_models_take_an_adapter():
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from course_utils import models
+
+    encoder = AutoModelForSequenceClassification.from_pretrained(models.TINY_ENCODER, num_labels=3)
+    assert 0 < lora.trainable_fraction(lora.add_lora(encoder, r=4)) < 0.2
+    gpt2 = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
+    assert 0 < lora.trainable_fraction(lora.add_lora(gpt2, r=4, task="causal_lm")) < 0.05
