@@ -316,6 +316,8 @@ def label_positions_loss(model, inputs) -> "torch.Tensor":  # noqa: F821 (torch 
     import torch.nn.functional as F
 
     labels = inputs["labels"]
+    # a peft model wraps the transformers one, whose layers it adapts in place: use that one's body
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model
     hidden = model.base_model(input_ids=inputs["input_ids"],
                               attention_mask=inputs.get("attention_mask")).last_hidden_state
     targets = labels[:, 1:]  # position t predicts token t + 1

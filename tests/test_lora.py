@@ -141,3 +141,17 @@ def test_the_course_models_take_an_adapter():
     assert 0 < lora.trainable_fraction(lora.add_lora(encoder, r=4)) < 0.2
     gpt2 = AutoModelForCausalLM.from_pretrained(models.TINY_GPT2)
     assert 0 < lora.trainable_fraction(lora.add_lora(gpt2, r=4, task="causal_lm")) < 0.05
+
+
+def test_the_instruction_loss_on_labelled_positions_works_through_an_adapter():
+    from course_utils.instruct import IGNORE_INDEX, label_positions_loss
+
+    peft_model = lora.add_lora(small("gpt2"), r=2, dropout=0.0, task="causal_lm").eval()
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.fill_(0.5)  # an adapter that changes the output, so the check can fail
+        labels = IDS.clone()
+        labels[:, :3] = IGNORE_INDEX  # the prompt
+        batch = {"input_ids": IDS, "attention_mask": torch.ones_like(IDS), "labels": labels}
+        assert torch.allclose(label_positions_loss(peft_model, batch), peft_model(**batch).loss, atol=1e-5)
