@@ -98,8 +98,9 @@ class CourseConfig:
             f"device     {self.device}, precision {self.precision}, {self.threads} torch thread(s), seed {self.seed}",
             f"encoder    {_short(s.encoder)}",
             f"causal LM  {_short(s.causal_lm)}",
-            f"sizes      train examples: {train}, LM epochs: {s.lm_epochs}, "
-            f"batch {s.train_batch_size} (eval {s.eval_batch_size}), max_length {s.max_length}",
+            f"sizes      classification train examples: {train}, batch {s.train_batch_size} "
+            f"(eval {s.eval_batch_size}), max_length {s.max_length}; default LM epochs {s.lm_epochs} "
+            "(lessons 04 and 05 set their own)",
             "recipes    " + _recipes_line(self),
             "versions   " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
         ]
