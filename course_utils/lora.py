@@ -98,12 +98,11 @@ def new_head_modules(model) -> list[str]:
     >>> new_head_modules(DistilBertForSequenceClassification(cfg))
     ['classifier', 'pre_classifier']
     """
-    body_name = getattr(model, "base_model_prefix", None)
-    body = getattr(model, body_name, None) if body_name else None
-    shared = {id(p) for p in body.parameters()} if body is not None else set()
+    body = model.base_model  # the pretrained body, as freeze_backbone finds it
+    shared = {id(p) for p in body.parameters()}
     # a module whose weights are all the body's (GPT-2's lm_head, tied to the embeddings) is not new
     return sorted(name for name, child in model.named_children()
-                  if name != body_name and any(id(p) not in shared for p in child.parameters()))
+                  if child is not body and any(id(p) not in shared for p in child.parameters()))
 
 
 def target_modules(model, targets=None) -> list[str]:
@@ -157,14 +156,11 @@ def add_lora(model, *, r: int = 8, alpha: float | None = None, dropout: float = 
 
 
 def trainable_fraction(model) -> float:
-    """Trainable parameters over all parameters (each shared tensor counted once)."""
-    seen, total, trainable = set(), 0, 0
-    for p in model.parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += p.numel()
-        trainable += p.numel() if p.requires_grad else 0
+    """Trainable parameters over all parameters (a tied weight counted once, as
+    :func:`course_utils.models.parameter_count` counts)."""
+    from course_utils.models import parameter_count
+
+    total = parameter_count(model)
     if not total:
         raise ValueError("The model has no parameters.")
-    return trainable / total
+    return parameter_count(model, trainable_only=True) / total
