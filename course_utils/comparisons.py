@@ -221,3 +221,21 @@ def recommendations(table, *, reference: str, primary: tuple[str, Interval], hyp
                      f"learning {_ci(matched)}; {row['learning_kept']:.0%} of the learning kept). A secondary "
                      "comparison: a lead to confirm, not a finding.")
     return lines
+
+
+def learn_forget_conclusion(method: str, reference: str, learned: Interval, forgot: Interval) -> str:
+    """One sentence on ``method`` against ``reference`` from two intervals of method minus reference,
+    paired by seed: what it learned (``learned``, e.g. exact match) and forgot (``forgot``, e.g. the
+    rise in general perplexity). A side whose interval includes zero is "about as much".
+
+    >>> from course_utils.stats import Interval
+    >>> learn_forget_conclusion("LoRA", "full fine-tuning", Interval(-0.1, -0.2, -0.05, 0.95),
+    ...                         Interval(-50.0, -80.0, -20.0, 0.95))
+    'LoRA learns less and forgets less than full fine-tuning'
+    >>> learn_forget_conclusion("LoRA", "full fine-tuning", Interval(-0.1, -0.3, 0.1, 0.95),
+    ...                         Interval(30.0, 10.0, 50.0, 0.95))
+    'LoRA learns about as much (the interval includes zero) and forgets more than full fine-tuning'
+    """
+    learns = _direction(learned, "learns more", "learns less", "learns about as much (the interval includes zero)")
+    forgets = _direction(forgot, "forgets more", "forgets less", "forgets about as much (the interval includes zero)")
+    return f"{method} {learns} and {forgets} than {reference}"

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The course's own prompt format, in the Alpaca style: a header per part, the response last.
 PROMPT_WITH_INPUT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
@@ -355,13 +355,15 @@ def label_positions_trainer_class():
 @dataclass
 class TuningRun:
     """One instruction-tuning run: the trained model, its trainer, the optimizer steps, the
-    training time (``Trainer``'s ``train_runtime``, seconds) and the logged ``(step, loss)`` pairs."""
+    training time (``Trainer``'s ``train_runtime``, seconds), the logged ``(step, loss)`` pairs and,
+    when a ``measure`` was given, the measurements along training (``trajectory``)."""
 
     model: object
     trainer: object
     steps: int
     seconds: float
     losses: list
+    trajectory: list = field(default_factory=list)
 
     @property
     def epochs(self) -> float:
@@ -369,7 +371,7 @@ class TuningRun:
 
 
 def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, epochs: int, output_dir: str,
-                     anchor=None, seed: int | None = None) -> TuningRun:
+                     anchor=None, seed: int | None = None, measure=None, measure_every: int = 1) -> TuningRun:
     """Instruction-tune ``model`` in place on encoded ``examples`` (from :func:`encode_records`):
     lesson 05's training cell as one call.
 
@@ -377,6 +379,8 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
     lengths, the loss on labelled positions only (:func:`label_positions_trainer_class`, with
     ``anchor`` added when given), :func:`course_utils.training.lm_args` (warmup over 10 % of the
     steps, then a cosine decay; nothing saved to disk). The tokenizer gets a pad token if it has none.
+    ``measure(model) -> dict`` is called every ``measure_every`` optimizer steps and after the last
+    (the run's ``trajectory``: ``{"step": ..., **measure(model)}``), as lesson 04's runs do.
 
     >>> import course_utils
     >>> from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -395,6 +399,7 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
     from transformers import DataCollatorForSeq2Seq
     from transformers.trainer_callback import PrinterCallback
 
+    from course_utils.lm import measuring_callback
     from course_utils.training import lm_args
 
     examples = list(examples)
@@ -406,18 +411,24 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
     if not learning_rate > 0 or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"learning_rate must be positive and epochs a whole number of at least 1, "
                          f"got {learning_rate!r} and {epochs!r}.")
+    if measure is not None and not callable(measure):
+        raise TypeError(f"measure must be a function of the model that returns a dict, got {type(measure).__name__}.")
+    if isinstance(measure_every, bool) or not isinstance(measure_every, int) or measure_every < 1:
+        raise ValueError(f"measure_every must be a whole number of steps (at least 1), got {measure_every!r}.")
     ensure_pad_token(tokenizer)
     overrides = {} if seed is None else {"seed": seed}
     args = lm_args(cfg, output_dir, train_examples=len(examples), num_train_epochs=epochs,
                    learning_rate=learning_rate, train_sampling_strategy="group_by_length", **overrides)
+    trajectory: list = []
+    callbacks = [measuring_callback(measure, measure_every, trajectory)] if measure is not None else None
     trainer = label_positions_trainer_class()(
-        model=model, args=args, train_dataset=Dataset.from_list(examples), anchor=anchor,
+        model=model, args=args, train_dataset=Dataset.from_list(examples), anchor=anchor, callbacks=callbacks,
         data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX))
     trainer.remove_callback(PrinterCallback)  # the losses are returned, not printed
     output = trainer.train()
     model.eval()
     losses = [(log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log]
-    return TuningRun(model, trainer, output.global_step, output.metrics["train_runtime"], losses)
+    return TuningRun(model, trainer, output.global_step, output.metrics["train_runtime"], losses, trajectory)
 
 
 def response_loss(model, tokenizer, examples, *, batch_size: int = 16) -> float:

@@ -58,7 +58,7 @@ class LMRun:
     trajectory: list = field(default_factory=list)
 
 
-def _measuring_callback(measure: Callable, every: int, points: list):
+def measuring_callback(measure: Callable, every: int, points: list):
     """A ``TrainerCallback`` that appends ``{"step": s, **measure(model)}`` every ``every``
     optimizer steps and after the last one. (Before training every run of a comparison starts
     from the same pretrained model: measure that once, not once per run.)"""
@@ -115,7 +115,7 @@ def continue_pretraining(cfg, model, tokenizer, texts: Sequence[str], *, name: s
                          logging_steps=max(1, max_steps // 10))
     args = lm_args(cfg, output_dir, train_examples=len(blocks), **overrides)
     trajectory: list = []
-    callbacks = [_measuring_callback(measure, measure_every, trajectory)] if measure is not None else None
+    callbacks = [measuring_callback(measure, measure_every, trajectory)] if measure is not None else None
     kwargs = dict(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator,
                   callbacks=callbacks)
     trainer = anchored_trainer_class()(anchor=anchor, **kwargs) if anchor is not None else Trainer(**kwargs)

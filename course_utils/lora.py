@@ -10,8 +10,11 @@ the pretrained one. :class:`LowRankLinear` writes that out for one layer; :func:
 - GPT-2's projections are ``Conv1D`` layers that store their weight as (in x out), the transpose
   of ``nn.Linear``'s, so ``peft`` is told ``fan_in_fan_out=True``;
 - every newly initialised module of a classifier (DistilBERT's ``pre_classifier`` as well as
-  ``classifier``) is trained and saved with the adapter (``modules_to_save``): a head left frozen
-  at its random initialisation, or trained but not saved, is the classic silent LoRA bug.
+  ``classifier``) is found from the model and trained and saved with the adapter
+  (``modules_to_save``): a head left frozen at its random initialisation, or trained but not
+  saved, is the classic silent LoRA bug. ``peft``'s defaults for classification are two names,
+  ``classifier`` and ``score``, matched against the end of each module's name: DistilBERT's
+  ``pre_classifier`` is caught only because its name happens to end in ``classifier``.
 
 >>> import torch
 >>> layer = LowRankLinear(torch.nn.Linear(8, 4), r=2, alpha=4)
@@ -22,6 +25,8 @@ the pretrained one. :class:`LowRankLinear` writes that out for one layer; :func:
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -34,6 +39,9 @@ TARGETS = {
     "roberta": ("query", "value"),
     "gpt2": ("c_attn",),
 }
+# peft 0.21 calls a transformers method deprecated in 5.x when it wraps a model: a notice for peft's
+# authors, not for a learner, so add_lora and load_adapter keep it out of the lessons.
+_DEPRECATION_NOTICE = r".*is_gradient_checkpointing.*"
 # Architectures whose projections are ``transformers.pytorch_utils.Conv1D`` (weight stored in x out).
 FAN_IN_FAN_OUT = {"gpt2"}
 
@@ -105,10 +113,28 @@ def new_head_modules(model) -> list[str]:
                   if child is not body and any(id(p) not in shared for p in child.parameters()))
 
 
+def body_linear_modules(model) -> list[str]:
+    """Names of every layer LoRA can adapt inside the pretrained body (attention and feed-forward),
+    never a task head or the output layer: what ``targets="all-linear"`` adapts.
+
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> body_linear_modules(GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=64)))
+    ['c_attn', 'c_fc', 'c_proj']
+    """
+    from transformers.pytorch_utils import Conv1D
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.base_model.named_modules()
+                   if isinstance(module, (nn.Linear, Conv1D)) and name})
+
+
 def target_modules(model, targets=None) -> list[str]:
-    """The module names to adapt: ``targets`` if given, else the architecture's (:data:`TARGETS`);
-    each must name a layer LoRA can adapt, or a ``ValueError`` lists the ones that exist."""
+    """The module names to adapt: ``targets`` if given (``"all-linear"``: every layer of the body,
+    :func:`body_linear_modules`), else the architecture's attention queries and values
+    (:data:`TARGETS`); each must name a layer LoRA can adapt, or a ``ValueError`` lists the ones
+    that exist."""
     model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if targets == "all-linear":
+        targets = body_linear_modules(model)
     if targets is None:
         if model_type not in TARGETS:
             raise ValueError(f"No default LoRA targets for model type {model_type!r}: pass targets=[...] from "
@@ -126,13 +152,13 @@ def target_modules(model, targets=None) -> list[str]:
 def add_lora(model, *, r: int = 8, alpha: float | None = None, dropout: float = 0.05, targets=None,
              task: str = "classification"):
     """``model`` with ``peft`` LoRA adapters on ``targets`` (default: its attention queries and
-    values), rank ``r``, scale ``alpha / r`` (``alpha`` defaults to ``2 * r``). ``task`` is
+    values; ``"all-linear"``: every layer of the body), rank ``r``, scale ``alpha / r`` (``alpha`` defaults to ``2 * r``). ``task`` is
     ``"classification"`` (the new head is trained and saved with the adapter) or ``"causal_lm"``.
 
     >>> from transformers import DistilBertConfig, DistilBertForSequenceClassification
     >>> cfg = DistilBertConfig(vocab_size=64, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=3)
     >>> peft_model = add_lora(DistilBertForSequenceClassification(cfg), r=2)
-    >>> "pre_classifier" in peft_model.peft_config["default"].modules_to_save  # peft's defaults miss it
+    >>> "pre_classifier" in peft_model.peft_config["default"].modules_to_save  # named, not caught by its name's end
     True
     """
     from peft import LoraConfig, TaskType, get_peft_model
@@ -152,7 +178,24 @@ def add_lora(model, *, r: int = 8, alpha: float | None = None, dropout: float = 
         fan_in_fan_out=model.config.model_type in FAN_IN_FAN_OUT, bias="none",
         task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM,
         modules_to_save=heads or None)
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DEPRECATION_NOTICE, category=FutureWarning)
+        return get_peft_model(model, config)
+
+
+def load_adapter(base_model, folder):
+    """A saved adapter (``peft_model.save_pretrained(folder)``) put back onto ``base_model``, a fresh
+    copy of the pretrained model it was trained from; ``merge_and_unload()`` folds it into the weights."""
+    from pathlib import Path
+
+    from peft import PeftModel
+
+    if not (Path(folder) / "adapter_config.json").exists():
+        raise FileNotFoundError(f"{folder} holds no adapter (adapter_config.json): save one there first with "
+                                "peft_model.save_pretrained(folder).")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DEPRECATION_NOTICE, category=FutureWarning)
+        return PeftModel.from_pretrained(base_model, folder)
 
 
 def trainable_fraction(model) -> float:
@@ -164,3 +207,172 @@ def trainable_fraction(model) -> float:
     if not total:
         raise ValueError("The model has no parameters.")
     return parameter_count(model, trainable_only=True) / total
+
+
+def lora_classifier(cfg, settings, *, seed: int = 0):
+    """A new classifier for the course's labels (``cfg``'s encoder) with LoRA adapters: the
+    pretrained body frozen, the LoRA matrices and the new head trainable."""
+    from course_utils.classifier import new_classifier
+
+    return add_lora(new_classifier(cfg.encoder, seed=seed), r=settings.r, alpha=settings.alpha,
+                    targets=settings.targets)
+
+
+def adapter_megabytes(folder) -> float:
+    """Megabytes (10**6 bytes) on disk of the weight files in ``folder`` (``*.safetensors``, ``*.bin``):
+    the size of a saved adapter or of a full checkpoint, without tokenizer or config files."""
+    from pathlib import Path
+
+    files = [p for p in Path(folder).iterdir() if p.suffix in (".safetensors", ".bin")]
+    if not files:
+        raise ValueError(f"No weight file (*.safetensors or *.bin) in {folder}: save the model there first "
+                         "(model.save_pretrained(folder)).")
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def max_logit_difference(model_a, model_b, batch) -> float:
+    """The largest absolute difference between two models' logits on ``batch`` (a dict of tensors
+    on the models' device), both in eval mode: 0 for models that compute the same function."""
+    from course_utils.models import eval_mode
+
+    with eval_mode(model_a), eval_mode(model_b), torch.no_grad():
+        return float((model_a(**batch).logits - model_b(**batch).logits).abs().max())
+
+
+# ============================================================================ lesson 06's recipes
+# Each method its own learning rate: LoRA trains few parameters and its update starts at zero, so
+# it usually wants a higher rate than full fine-tuning. tools/sweep_lora.py chose the tiny models'
+# values on the validation splits (its log is tools/logs/sweep_lora_smoke.json; a test keeps the
+# two equal). A model the learner brings gets the usual values for real models.
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """LoRA's rank, the layers it adapts (None: :data:`TARGETS`; ``"all-linear"``: every layer of
+    the body) and its learning rate; alpha is ``2 * r`` (the scale ``alpha / r`` is 2)."""
+
+    r: int
+    targets: object
+    learning_rate: float
+
+    def __post_init__(self):
+        _check_rank(self.r)
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+
+    @property
+    def alpha(self) -> int:
+        return 2 * self.r
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One method of lesson 06's learning-against-forgetting comparison: full fine-tuning
+    (``lora=None``), LoRA, or full fine-tuning with lesson 04's L2 anchor (``anchor_strength``)."""
+
+    name: str
+    learning_rate: float
+    lora: LoraSettings | None = None
+    anchor_strength: float = 0.0
+
+
+@dataclass(frozen=True)
+class LearnForgetRecipe:
+    """Lesson 06's comparison: every arm trains for ``epochs`` on the same records (equal steps);
+    ``arms[0]`` is full fine-tuning (the reference) and ``arms[1]`` LoRA at ``lora_rank`` (the
+    primary comparison)."""
+
+    epochs: int
+    arms: tuple
+    why: str
+
+    @property
+    def lora_rank(self) -> int:
+        return self.arms[1].lora.r
+
+
+# The tiny models of the smoke profile, chosen on validation by tools/sweep_lora.py.
+CLASSIFIER_TINY = LoraSettings(r=8, targets=None, learning_rate=3e-3)
+# Real encoders: rank 8 on the attention queries and values at 5e-4, in the range the LoRA paper
+# used for RoBERTa-base (4e-4 to 5e-4), ten times full fine-tuning's rate.
+CLASSIFIER_REAL = LoraSettings(r=8, targets=None, learning_rate=5e-4)
+LEARN_FORGET_TINY = LearnForgetRecipe(
+    epochs=10,
+    arms=(Arm("full fine-tuning", 1e-3),
+          Arm("LoRA r=8", 3e-3, LoraSettings(8, "all-linear", 3e-3)),
+          Arm("LoRA r=32", 1e-3, LoraSettings(32, "all-linear", 1e-3)),
+          Arm("full + L2 anchor", 1e-3, anchor_strength=0.003)),
+    why=("full fine-tuning's rate, epochs and anchor are lesson 05's (chosen on validation); each LoRA rank's rate "
+         "was chosen on validation the same way (the lowest rate within one validation prompt of that rank's best); "
+         "lora_rank has the lowest validation loss among the LoRA settings within one prompt of the best"))
+LEARN_FORGET_REAL = LearnForgetRecipe(
+    epochs=3,
+    arms=(Arm("full fine-tuning", 2e-5),
+          Arm("LoRA r=8", 2e-4, LoraSettings(8, "all-linear", 2e-4)),
+          Arm("LoRA r=32", 2e-4, LoraSettings(32, "all-linear", 2e-4)),
+          Arm("full + L2 anchor", 2e-5, anchor_strength=0.003)),
+    why=("the usual values for GPT-2-sized models, not tuned here: full fine-tuning at 2e-5 (lesson 05's), LoRA at "
+         "ten times that on every layer of the body"))
+QUICK_EPOCHS = 1  # QUICK = True in lesson 06's parameters cell
+
+
+def classifier_settings(cfg) -> LoraSettings:
+    """The LoRA classifier's settings for ``cfg``'s encoder (the tiny one's, or a real model's)."""
+    from course_utils.recipes import uses_tiny_recipe
+
+    return CLASSIFIER_TINY if uses_tiny_recipe(cfg) else CLASSIFIER_REAL
+
+
+def learn_forget_recipe(cfg, *, quick: bool = False) -> LearnForgetRecipe:
+    """Lesson 06's comparison for ``cfg``'s causal LM; ``quick=True`` caps the epochs."""
+    from dataclasses import replace
+
+    from course_utils.recipes import uses_tiny_causal_lm
+
+    recipe = LEARN_FORGET_TINY if uses_tiny_causal_lm(cfg) else LEARN_FORGET_REAL
+    return replace(recipe, epochs=min(recipe.epochs, QUICK_EPOCHS)) if quick else recipe
+
+
+def tune_arm(cfg, arm: Arm, tokenizer, examples, *, epochs: int, output_dir: str, seed: int = 0, measure=None,
+             measure_every: int = 1):
+    """A fresh pretrained causal LM (``cfg.causal_lm``) instruction-tuned with ``arm``'s method on
+    encoded ``examples`` (lesson 05's :func:`course_utils.instruct.instruction_tune`: response-only
+    loss, EOS, per-batch padding). Returns the :class:`~course_utils.instruct.TuningRun`; its
+    ``model`` is a ``peft`` model for a LoRA arm."""
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.forgetting import WeightAnchor
+    from course_utils.instruct import instruction_tune
+    from course_utils.models import load_pretrained
+    from course_utils.profiles import seed_everything
+
+    if not isinstance(arm, Arm):
+        raise TypeError(f"arm must be a course_utils.lora.Arm, got {type(arm).__name__}.")
+    seed_everything(seed)  # LoRA's A matrices and dropout start from the seed
+    model = load_pretrained(AutoModelForCausalLM, cfg.causal_lm).to(cfg.device)
+    if arm.lora is not None:
+        model = add_lora(model, r=arm.lora.r, alpha=arm.lora.alpha, targets=arm.lora.targets, task="causal_lm")
+    anchor = WeightAnchor(model, arm.anchor_strength) if arm.anchor_strength else None
+    return instruction_tune(cfg, model, tokenizer, examples, learning_rate=arm.learning_rate, epochs=epochs,
+                            output_dir=output_dir, anchor=anchor, seed=seed, measure=measure,
+                            measure_every=measure_every)
+
+
+def first_target_layer(model, targets=None):
+    """``(name, layer)`` of the first layer LoRA would adapt in ``model`` (see :func:`target_modules`),
+    found from the model, whatever its architecture names it.
+
+    >>> from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    >>> cfg = DistilBertConfig(vocab_size=64, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=3)
+    >>> first_target_layer(DistilBertForSequenceClassification(cfg))[0]
+    'distilbert.transformer.layer.0.attention.q_lin'
+    """
+    names = target_modules(model, targets)
+    return next((name, module) for name, module in model.named_modules() if name.rsplit(".", 1)[-1] in names)
+
+
+def saved_modules(peft_model) -> list[str]:
+    """The modules a ``peft`` model trains in full and saves with its adapter (``modules_to_save``)
+    that exist in the model: ``peft``'s config also lists default names the model may not have."""
+    return sorted({name.split(".modules_to_save")[0].rsplit(".", 1)[-1]
+                   for name, _ in peft_model.named_parameters() if ".modules_to_save." in name})

@@ -39,7 +39,7 @@ def test_every_new_head_module_is_trained_and_saved_with_the_adapter(kind, tmp_p
     model = small(kind)
     assert lora.new_head_modules(model) == CLASSIFIERS[kind]
     peft_model = lora.add_lora(model, r=2)
-    # peft adds its task type's defaults ("classifier", "score"), which miss DistilBERT's pre_classifier
+    # peft adds its task type's defaults ("classifier", "score"); every new module is also named explicitly
     assert set(CLASSIFIERS[kind]) <= set(peft_model.peft_config["default"].modules_to_save)
     trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
     assert all("lora_" in n or any(h in n for h in CLASSIFIERS[kind]) for n in trainable)
@@ -155,3 +155,58 @@ def test_the_instruction_loss_on_labelled_positions_works_through_an_adapter():
         labels[:, :3] = IGNORE_INDEX  # the prompt
         batch = {"input_ids": IDS, "attention_mask": torch.ones_like(IDS), "labels": labels}
         assert torch.allclose(label_positions_loss(peft_model, batch), peft_model(**batch).loss, atol=1e-5)
+
+
+ALL_LINEAR = {"distilbert": {"q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"},
+              "bert": {"query", "key", "value", "dense"}, "roberta": {"query", "key", "value", "dense"},
+              "gpt2": {"c_attn", "c_proj", "c_fc"}}
+
+
+@pytest.mark.parametrize("kind", list(ALL_LINEAR))
+def test_all_linear_adapts_every_body_layer_and_never_a_head(kind):
+    model = small(kind)
+    assert set(lora.target_modules(model, "all-linear")) == ALL_LINEAR[kind]
+    peft_model = lora.add_lora(model, r=2, targets="all-linear", task="causal_lm" if kind == "gpt2" else "classification")
+    adapted = {n.rsplit(".lora_A", 1)[0] for n, _ in peft_model.named_parameters() if ".lora_A." in n}
+    assert adapted and not any(head in n for n in adapted for head in ("classifier", "lm_head", "score"))
+
+
+def test_the_tiny_recipes_are_what_the_sweep_chose_on_validation():
+    import json
+    from pathlib import Path
+
+    log = json.loads((Path(__file__).resolve().parents[1] / "tools" / "logs" / "sweep_lora_smoke.json").read_text())
+    chosen, recipe = log["instruct"]["chosen"], lora.LEARN_FORGET_TINY
+    full, primary, second = recipe.arms[:3]
+    assert (full.learning_rate, recipe.epochs) == (log["instruct"]["full_fine_tuning"]["learning_rate"],
+                                                    log["instruct"]["full_fine_tuning"]["epochs"])
+    assert (primary.lora.r, primary.lora.targets, primary.learning_rate) == (
+        chosen["lora_rank"], chosen["lora_targets"], chosen["lora_learning_rate"])
+    assert (second.lora.r, second.lora.targets, second.learning_rate) == (
+        chosen["second_rank"], chosen["second_targets"], chosen["second_learning_rate"])
+    assert recipe.lora_rank == chosen["lora_rank"]
+    classify = log["classify"]["chosen"]
+    assert lora.CLASSIFIER_TINY.learning_rate == classify["learning_rate"]
+    assert lora.CLASSIFIER_TINY.targets is None and classify["targets"] == "attention"
+    assert lora.CLASSIFIER_TINY.r == log["classify"]["rank"]
+
+
+def test_bad_settings_and_arms_are_named():
+    with pytest.raises(ValueError, match="rank"):
+        lora.LoraSettings(0, None, 1e-3)
+    with pytest.raises(ValueError, match="learning_rate"):
+        lora.LoraSettings(4, None, 0.0)
+    with pytest.raises(TypeError, match="Arm"):
+        lora.tune_arm(None, "full", None, [], epochs=1, output_dir="/tmp/x")
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        lora.load_adapter(small("gpt2"), "/nonexistent-adapter")
+    with pytest.raises(ValueError, match="No weight file"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as empty:
+            lora.adapter_megabytes(empty)
+
+
+@pytest.mark.parametrize("kind", list(CLASSIFIERS))
+def test_saved_modules_lists_only_modules_the_model_has(kind):
+    assert lora.saved_modules(lora.add_lora(small(kind), r=2)) == CLASSIFIERS[kind]

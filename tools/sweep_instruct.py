@@ -84,8 +84,8 @@ def balanced_exact_match(scores, labels) -> float:
     return sum(sum(v) / len(v) for v in per_label.values()) / len(per_label)
 
 
-def average(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """One row per setting (``keys``), each score the mean over that setting's seeds.
+def average(runs: list[dict], keys: tuple[str, ...], scores: tuple[str, ...] = SCORES) -> list[dict]:
+    """One row per setting (``keys``), each of ``scores`` the mean over that setting's seeds.
 
     >>> average([{"lr": 1, "val_loss": 2.0, "seed": 0}, {"lr": 1, "val_loss": 3.0, "seed": 1}], ("lr",))
     [{'lr': 1, 'seeds': 2, 'val_loss': 2.5}]
@@ -96,7 +96,7 @@ def average(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
     out = []
     for setting, group in rows.items():
         row = {**dict(zip(keys, setting)), "seeds": len(group)}
-        for score in SCORES:
+        for score in scores:
             if score in group[0]:
                 row[score] = round(sum(r[score] for r in group) / len(group), 4)
         out.append(row)
