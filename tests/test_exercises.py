@@ -3,7 +3,7 @@
 The exercises are generated from the solutions and in sync with them, their solution markers
 pair up and no solution line leaks into an exercise; each question's model solution is stored
 once, copied from its notebook block (see "stored solutions" below), and the notebooks record
-their question set's version; every question of ex01 to ex05 and the challenges passes its right
+their question set's version; every question of ex01 to ex06 and the challenges passes its right
 answer (computed here independently of the checker), fails plausible wrong answers with a
 message that says what is wrong, and reports an unset answer as unanswered.
 """
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetuning.ipynb",
              "ex03": "03_evaluation.ipynb", "challenge1": "challenge1_classifier.ipynb",
              "challenge2": "challenge2_freezing.ipynb", "ex04": "04_catastrophic_forgetting.ipynb",
-             "ex05": "05_instruction_finetuning.ipynb", "challenge3": "challenge3_instructions.ipynb"}
+             "ex05": "05_instruction_finetuning.ipynb", "challenge3": "challenge3_instructions.ipynb",
+             "ex06": "06_lora.ipynb"}
 LABELS = list(data.LABELS)
 
 
@@ -165,7 +166,8 @@ CODE_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTIO
 # Questions whose stored solution fits no model (the TF-IDF ones take seconds each on two cores):
 # (c) runs them in this order, each set's questions in one namespace, as the notebook would. ex03
 # starts from lesson 03's trained classifier and the challenges withhold their solutions.
-CHEAP = {"ex01": ["q1", "q2", "q3", "q4"], "ex02": ["q1", "q4"], "ex04": ["q4"], "ex05": ["q1", "q2", "q3", "q5"]}
+CHEAP = {"ex01": ["q1", "q2", "q3", "q4"], "ex02": ["q1", "q4"], "ex04": ["q4"], "ex05": ["q1", "q2", "q3", "q5"],
+         "ex06": ["q1", "q3"]}
 
 
 def stored() -> dict:
@@ -1067,6 +1069,109 @@ def test_ex05(gpt2_tokenizer):
     assert_wrong("ex05", "q6", {**splits, "n_validation": len(data.load_instructions("heldout"))}, "held-out records")
     assert_wrong("ex05", "q6", {**splits, "n_validation": len(data.load_instructions("train"))}, "training records")
     assert_wrong("ex05", "q6", {**splits, "n_validation": 7}, "load_instructions('validation')")
+
+
+def test_ex06(tiny_gpt2):
+    import torch
+
+    from course_utils import models
+    from course_utils.classifier import new_classifier
+    from course_utils.lora import LowRankLinear, add_lora
+
+    torch.set_num_threads(1)
+    r = 4
+    lin1 = new_classifier(models.TINY_ENCODER).distilbert.transformer.layer[0].ffn.lin1
+    n_in, n_out = lin1.in_features, lin1.out_features
+    assert (n_in, n_out) == (128, 512)
+    n_lora, n_full = r * n_in + n_out * r, n_in * n_out + n_out
+    right = {"n_lora": n_lora, "n_full": n_full}
+    assert_right("ex06", "q1", right)
+    assert_right("ex06", "q1", {"n_lora": r * (768 + 3072), "n_full": 768 * 3072 + 3072})  # distilbert-base
+    assert_wrong("ex06", "q1", {**right, "n_lora": n_lora + n_in * n_out}, "pretrained weight too", "frozen")
+    assert_wrong("ex06", "q1", {**right, "n_lora": r * n_in}, "one matrix only")
+    assert_wrong("ex06", "q1", {**right, "n_lora": n_out * r}, "one matrix only")
+    assert_wrong("ex06", "q1", {**right, "n_lora": 2 * r * n_in}, "not the same size", "B is 512 x r")
+    assert_wrong("ex06", "q1", {**right, "n_lora": r * r}, "r x r is neither matrix")
+    assert_wrong("ex06", "q1", {**right, "n_lora": 1234}, "read in_features and out_features")
+    assert_wrong("ex06", "q1", {**right, "n_full": n_in * n_out}, "leaves out the bias")
+    assert_wrong("ex06", "q1", {**right, "n_full": n_lora}, "is the LoRA count")
+    assert_wrong("ex06", "q1", {**right, "n_full": 999}, "its bias (out_features)")
+    assert_wrong("ex06", "q1", {**right, "n_lora": "2560"}, "should be a number")
+
+    q_lin = new_classifier(models.TINY_ENCODER).distilbert.transformer.layer[0].attention.q_lin
+    wrapped = LowRankLinear(q_lin, r=r, alpha=8)
+    x = torch.randn(2, 5, q_lin.in_features)
+    with torch.no_grad():
+        diff = (wrapped(x) - q_lin(x)).abs().max()
+    right = {"max_diff_at_init": diff, "lora_scale": 8 / r}
+    assert float(diff) == 0.0
+    assert_right("ex06", "q2", right)
+    assert_wrong("ex06", "q2", {**right, "lora_scale": r / 8}, "upside down")
+    assert_wrong("ex06", "q2", {**right, "lora_scale": 8}, "alpha itself")
+    assert_wrong("ex06", "q2", {**right, "lora_scale": r}, "is the rank")
+    assert_wrong("ex06", "q2", {**right, "lora_scale": 1.0}, "alpha = r")
+    assert_wrong("ex06", "q2", {**right, "lora_scale": 3.0}, "wrapped.scale")
+    assert_wrong("ex06", "q2", {**right, "max_diff_at_init": 0.013}, "B starts at zero", "bit for bit")
+    assert_wrong("ex06", "q2", {**right, "max_diff_at_init": -0.5}, "absolute value")
+
+    before = sum(p.numel() for p in new_classifier(models.TINY_ENCODER).parameters())
+    peft_model = add_lora(new_classifier(models.TINY_ENCODER), r=r)
+    trainable = {name: p.numel() for name, p in peft_model.named_parameters() if p.requires_grad}
+    total = sum(p.numel() for p in peft_model.parameters())
+    heads = sorted({name.split(".")[2] for name in trainable if "lora_" not in name})
+    assert heads == ["classifier", "pre_classifier"]
+    share = sum(trainable.values()) / total
+    lora_only = sum(n for name, n in trainable.items() if "lora_" in name) / total
+    right = {"saved_heads": heads, "trainable_share": share}
+    assert_right("ex06", "q3", right)
+    assert_right("ex06", "q3", {**right, "saved_heads": ("pre_classifier", "classifier")})
+    assert_right("ex06", "q3", {**right, "trainable_share": sum(trainable.values()) / before})  # peft's copies aside
+    assert_wrong("ex06", "q3", {**right, "saved_heads": ["classifier"]}, "pre_classifier is missing", "random")
+    assert_wrong("ex06", "q3", {**right, "saved_heads": heads + ["q_lin", "v_lin"]}, "q_lin, v_lin get LoRA matrices")
+    assert_wrong("ex06", "q3", {**right, "saved_heads": list(peft_model.peft_config["default"].modules_to_save)},
+                 "no module named 'score'")
+    assert_wrong("ex06", "q3", {**right, "saved_heads": heads + ["dropout"]}, "dropout should not be there")
+    assert_wrong("ex06", "q3", {**right, "saved_heads": [1, 2]}, "list of module names")
+    assert_wrong("ex06", "q3", {**right, "saved_heads": "classifier, pre_classifier"}, "one string")
+    assert_wrong("ex06", "q3", {**right, "trainable_share": 100 * share}, "percentage")
+    assert_wrong("ex06", "q3", {**right, "trainable_share": lora_only}, "LoRA matrices only")
+    at_r8 = add_lora(new_classifier(models.TINY_ENCODER))
+    r8 = sum(p.numel() for p in at_r8.parameters() if p.requires_grad) / sum(p.numel() for p in at_r8.parameters())
+    assert_wrong("ex06", "q3", {**right, "trainable_share": r8}, "r=8")
+    every = add_lora(new_classifier(models.TINY_ENCODER), r=r,
+                     targets=["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"])
+    every_share = (sum(p.numel() for p in every.parameters() if p.requires_grad)
+                   / sum(p.numel() for p in every.parameters()))
+    assert_wrong("ex06", "q3", {**right, "trainable_share": every_share}, "every layer of the body")
+    assert_wrong("ex06", "q3", {**right, "trainable_share": round(share, 2)}, "unrounded")
+
+    lm, _ = tiny_gpt2
+    c_attn = lm.transformer.h[0].attn.c_attn
+    width = lm.config.n_embd
+    right = {"c_attn_weight_shape": c_attn.weight.shape, "fan_in_fan_out": True}
+    assert tuple(c_attn.weight.shape) == (width, 3 * width)
+    assert_right("ex06", "q4", right)
+    assert_right("ex06", "q4", {"c_attn_weight_shape": (768, 2304), "fan_in_fan_out": True})  # gpt2
+    assert_wrong("ex06", "q4", {**right, "c_attn_weight_shape": (3 * width, width)}, "nn.Linear orientation")
+    assert_wrong("ex06", "q4", {**right, "c_attn_weight_shape": [width, width]}, "queries, the keys and the values")
+    assert_wrong("ex06", "q4", {**right, "c_attn_weight_shape": [5, 7]}, "not the shape of a course GPT-2")
+    assert_wrong("ex06", "q4", {**right, "c_attn_weight_shape": width}, "two numbers")
+    assert_wrong("ex06", "q4", {**right, "fan_in_fan_out": False}, "must be True", "transposed update")
+    assert_wrong("ex06", "q4", {**right, "fan_in_fan_out": "True"}, "without quotes")
+
+    n_params = sum(p.numel() for p in lm.parameters())  # the tied output layer once
+    adapter = lm.config.n_layer * r * (width + 3 * width)
+    right = {"merge_max_diff": 5.7e-6, "max_change": 0.375, "n_params_merged": n_params}
+    assert_right("ex06", "q5", right)
+    assert_right("ex06", "q5", {**right, "n_params_merged": 124_439_808})  # gpt2
+    assert_wrong("ex06", "q5", {**right, "max_change": 0.0}, "compute the base logits first", "B starts at zero")
+    assert_wrong("ex06", "q5", {**right, "merge_max_diff": 0.375}, "equals max_change")
+    assert_wrong("ex06", "q5", {**right, "merge_max_diff": 0.21}, "eval mode")
+    assert_wrong("ex06", "q5", {**right, "merge_max_diff": -1e-6}, "cannot be below 0")
+    assert_wrong("ex06", "q5", {**right, "n_params_merged": n_params + adapter}, "still counts the LoRA matrices")
+    assert_wrong("ex06", "q5", {**right, "n_params_merged": n_params + lm.lm_head.weight.numel()},
+                 "output layer's weight a second time")
+    assert_wrong("ex06", "q5", {**right, "n_params_merged": 12345}, "not the size of a course GPT-2")
 
 
 def write_jsonl(path, rows):

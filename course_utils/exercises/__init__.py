@@ -29,6 +29,7 @@ ASSIGNMENTS = {
     "ex03": "course_utils.exercises.ex03",
     "ex04": "course_utils.exercises.ex04",
     "ex05": "course_utils.exercises.ex05",
+    "ex06": "course_utils.exercises.ex06",
     "challenge1": "course_utils.exercises.challenge1",
     "challenge2": "course_utils.exercises.challenge2",
     "challenge3": "course_utils.exercises.challenge3",
