@@ -210,3 +210,18 @@ def test_bad_settings_and_arms_are_named():
 @pytest.mark.parametrize("kind", list(CLASSIFIERS))
 def test_saved_modules_lists_only_modules_the_model_has(kind):
     assert lora.saved_modules(lora.add_lora(small(kind), r=2)) == CLASSIFIERS[kind]
+
+
+def test_the_remedy_arm_is_lesson_04s_best_at_matched_learning():
+    import json
+    from pathlib import Path
+
+    from course_utils.comparisons import FORGETS_LESS
+
+    values = json.loads((Path(__file__).resolve().parents[1] / "results" / "04_catastrophic_forgetting.json")
+                        .read_text())["values"]
+    rows = [r for r in values["lm_table"]["value"] if r["verdict"] == FORGETS_LESS]
+    best = min(rows, key=lambda r: r["matched"])["setting"]
+    assert best.startswith("freeze first"), best
+    remedy = lora.LEARN_FORGET_TINY.arms[-1]
+    assert remedy.name == lora.REMEDY and remedy.freeze_first_half and remedy.lora is None
