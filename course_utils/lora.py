@@ -295,7 +295,7 @@ class LearnForgetRecipe:
 
 
 # Lesson 04's remedy that forgot least at matched learning in its smoke run (a test checks it
-# against results/04_catastrophic_forgetting.json): full fine-tuning with the first half frozen.
+# against course_utils/snapshot/04_catastrophic_forgetting.json): full fine-tuning with the first half frozen.
 REMEDY = "full, first half of the layers frozen"
 # The tiny models of the smoke profile, chosen on validation by tools/sweep_lora.py.
 CLASSIFIER_TINY = LoraSettings(r=8, targets=None, learning_rate=3e-3)

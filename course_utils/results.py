@@ -163,7 +163,7 @@ def update_readme(readme: str | Path, folder: str | Path, check: bool = False) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.results")
     parser.add_argument("action", choices=["readme", "show"])
-    parser.add_argument("--results", default="results", help="folder of the lessons' JSON files")
+    parser.add_argument("--results", default="course_utils/snapshot", help="folder of the lessons' JSON files")
     parser.add_argument("--readme", default="README.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if the README is out of date")
     args = parser.parse_args(argv)

@@ -28,7 +28,7 @@ def test_course_recipe_processes_fewer_tokens_with_less_padding():
 def test_counting_without_training_equals_the_recorded_training_run():
     import json
 
-    recorded = json.loads((Path(__file__).resolve().parents[1] / "results" / "benchmark_padding.json").read_text())
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "course_utils" / "snapshot" / "benchmark_padding.json").read_text())
     rows = {r["recipe"]: r for r in recorded["values"]["rows"]["value"]}
     for recipe in ("common", "course"):
         counted = benchmark_padding.count(recipe, models.TINY_GPT2, batch_size=16)

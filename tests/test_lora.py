@@ -218,7 +218,7 @@ def test_the_remedy_arm_is_lesson_04s_best_at_matched_learning():
 
     from course_utils.comparisons import FORGETS_LESS
 
-    values = json.loads((Path(__file__).resolve().parents[1] / "results" / "04_catastrophic_forgetting.json")
+    values = json.loads((Path(__file__).resolve().parents[1] / "course_utils" / "snapshot" / "04_catastrophic_forgetting.json")
                         .read_text())["values"]
     rows = [r for r in values["lm_table"]["value"] if r["verdict"] == FORGETS_LESS]
     best = min(rows, key=lambda r: r["matched"])["setting"]

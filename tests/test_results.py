@@ -81,7 +81,7 @@ def test_missing_results_folder(tmp_path):
 def test_the_readme_agrees_with_the_committed_results():
     proc = subprocess.run(
         [sys.executable, "-m", "course_utils.results", "readme", "--check",
-         "--results", str(ROOT / "results"), "--readme", str(ROOT / "README.md")],
+         "--results", str(ROOT / "course_utils" / "snapshot"), "--readme", str(ROOT / "README.md")],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr
