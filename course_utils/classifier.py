@@ -21,7 +21,7 @@ import torch
 from course_utils import data
 from course_utils.evaluation import compute_metrics
 from course_utils.models import device_of, eval_mode, load_pretrained
-from course_utils.training import check_classifier_setup, training_args
+from course_utils.training import check_classifier_setup, divide_loss_for_accumulation, training_args
 
 
 def tokenize_splits(splits, tokenizer, max_length: int):
@@ -84,6 +84,7 @@ def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0,
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     check_classifier_setup(model, tokenizer, encoded)
+    divide_loss_for_accumulation(model)  # right updates if a learner adds gradient accumulation
     recipe = recipe or classifier_recipe(cfg, "full")
     args = training_args(cfg, output_dir, train_examples=len(encoded["train"]), recipe=recipe, seed=seed,
                          **overrides)

@@ -173,13 +173,14 @@ def train_for_steps(cfg, method: str, tokenizer, encoded, *, steps: int, output_
     from transformers.trainer_callback import PrinterCallback
 
     from course_utils.evaluation import compute_metrics
-    from course_utils.training import base_args, check_classifier_setup
+    from course_utils.training import base_args, check_classifier_setup, divide_loss_for_accumulation
 
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number of optimizer steps (1 or more), got {steps!r}.")
     model = method_model(cfg, method, seed=seed)
     recipe = recipe or classifier_recipe(cfg, method)
     check_classifier_setup(model, tokenizer, encoded)
+    divide_loss_for_accumulation(model)
     args = base_args(cfg, output_dir, total_steps=steps, max_steps=steps, learning_rate=recipe.learning_rate,
                      per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=cfg.sizes.eval_batch_size,
                      weight_decay=0.01, save_strategy="no", logging_strategy="no", seed=seed)

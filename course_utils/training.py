@@ -251,6 +251,26 @@ def freeze_backbone(model) -> FreezeReport:
                         parameter_count(model), False)
 
 
+def divide_loss_for_accumulation(model):
+    """Make ``Trainer`` divide a classifier's loss by the gradient accumulation steps; returns ``model``.
+
+    ``Trainer`` skips that division when the model's ``forward`` takes ``**kwargs``, trusting the
+    model to normalise its loss by ``num_items_in_batch``. The sequence classifiers of transformers
+    5.24 take ``**kwargs`` but compute a plain mean over their micro-batch, so with accumulation
+    the update comes out about ``gradient_accumulation_steps`` times too large
+    (huggingface/transformers#47688; lesson 07 measures it). A classifier's loss is a mean over
+    examples, so the division is right for it; this tells ``Trainer`` so.
+
+    >>> from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    >>> cfg = DistilBertConfig(vocab_size=64, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=3)
+    >>> divide_loss_for_accumulation(DistilBertForSequenceClassification(cfg)).accepts_loss_kwargs
+    False
+    """
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's transformers model
+    inner.accepts_loss_kwargs = False
+    return model
+
+
 def check_labels(labels, num_labels: int, name: str = "labels") -> None:
     """Clear errors for labels a classifier cannot train on, before any training starts."""
     import numpy as np
