@@ -18,7 +18,7 @@ help:
 	@echo "make test     unit tests and every notebook in the smoke profile (offline)"
 	@echo "make run      execute every lesson headless in the detected profile; print a summary"
 	@echo "make benchmark  every lesson in every profile this machine can run, with wall times"
-	@echo "make results  copy build/results to course_utils/snapshot/, regenerate the README's results section"
+	@echo "make results  copy build/results to course_utils/snapshot/, regenerate the README's results and docs/cheatsheet.md"
 	@echo "make models   rebuild the tiny pretrained models (deterministic, up to an hour on 2 cores; times in the model cards)"
 	@echo "make data     rebuild the bundled data and its card from data_src/ (deterministic)"
 
@@ -60,6 +60,7 @@ SNAPSHOT := course_utils/snapshot
 results:
 	rm -rf $(SNAPSHOT) && mkdir -p $(SNAPSHOT) && cp build/results/*.json $(SNAPSHOT)/
 	$(BIN)/python -m course_utils.results readme --results $(SNAPSHOT) --readme README.md
+	$(BIN)/python -m course_utils.cheatsheet --results $(SNAPSHOT) --out docs/cheatsheet.md
 
 models: install
 	$(BIN)/python -m course_utils.tiny_models build

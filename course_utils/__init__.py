@@ -21,7 +21,9 @@ Modules, one concern each:
   (next steps derived rule by rule from measured errors), ``stats`` (bootstrap intervals),
   ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``comparisons``
   (settings compared at matched learning, over seeds), ``results`` (recorded
-  numbers rendered into prose);
+  numbers rendered into prose), ``practice`` (lesson 07's measurements: gradient accumulation,
+  checkpointing, stopping signals), ``cheatsheet`` (rules of thumb checked against the recorded
+  results, and ``docs/cheatsheet.md``);
 - exercises and grading: ``exercises`` (the questions bound into the practice notebooks),
   ``grade`` (the grader's command line), ``grading`` (the grader itself: limits, loading,
   integrity, processes, sandbox user, the runner of one submission, execution, read-back,

@@ -21,6 +21,8 @@ STALE = {
     r"\bload_metric\(": "the removed datasets metric loader",
     r"evaluate\.load\(": "evaluate's loader (fetches a script from the Hub)",
     r"report_to\s*=\s*None": "report_to set to None (pass the string 'none')",
+    r"\bgradient_checkpointing\s*=": "the gradient-checkpointing argument (now activation_checkpointing)",
+    r"\.gradient_checkpointing_(enable|disable)\(": "the gradient-checkpointing methods (now activation_checkpointing_...)",
 }
 
 
