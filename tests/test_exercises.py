@@ -3,7 +3,7 @@
 The exercises are generated from the solutions and in sync with them, their solution markers
 pair up and no solution line leaks into an exercise; each question's model solution is stored
 once, copied from its notebook block (see "stored solutions" below), and the notebooks record
-their question set's version; every question of ex01 to ex06 and the challenges passes its right
+their question set's version; every question of ex01 to ex07 and the challenges passes its right
 answer (computed here independently of the checker), fails plausible wrong answers with a
 message that says what is wrong, and reports an unset answer as unanswered.
 """
@@ -30,7 +30,7 @@ NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetu
              "ex03": "03_evaluation.ipynb", "challenge1": "challenge1_classifier.ipynb",
              "challenge2": "challenge2_freezing.ipynb", "ex04": "04_catastrophic_forgetting.ipynb",
              "ex05": "05_instruction_finetuning.ipynb", "challenge3": "challenge3_instructions.ipynb",
-             "ex06": "06_lora.ipynb"}
+             "ex06": "06_lora.ipynb", "ex07": "07_best_practices.ipynb"}
 LABELS = list(data.LABELS)
 
 
@@ -167,7 +167,7 @@ CODE_BLOCK = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTIO
 # (c) runs them in this order, each set's questions in one namespace, as the notebook would. ex03
 # starts from lesson 03's trained classifier and the challenges withhold their solutions.
 CHEAP = {"ex01": ["q1", "q2", "q3", "q4"], "ex02": ["q1", "q4"], "ex04": ["q4"], "ex05": ["q1", "q2", "q3", "q5"],
-         "ex06": ["q1", "q3"]}
+         "ex06": ["q1", "q3"], "ex07": ["q1", "q2", "q3", "q4"]}
 
 
 def stored() -> dict:
@@ -1172,6 +1172,137 @@ def test_ex06(tiny_gpt2):
     assert_wrong("ex06", "q5", {**right, "n_params_merged": n_params + lm.lm_head.weight.numel()},
                  "output layer's weight a second time")
     assert_wrong("ex06", "q5", {**right, "n_params_merged": 12345}, "not the size of a course GPT-2")
+
+
+def test_ex07(tmp_path):
+    """Right answers built with TrainingArguments itself (not base_args), the step count taken from Trainer."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    out = str(tmp_path / "runs")
+
+    def settings(**kwargs):
+        return TrainingArguments(out, report_to="none", use_cpu=True, **kwargs).to_dict()
+
+    right = {"memory_settings": settings(per_device_train_batch_size=4, gradient_accumulation_steps=8)}
+    assert_right("ex07", "q1", right)
+    assert_right("ex07", "q1", {"memory_settings": settings(per_device_train_batch_size=2,
+                                                            gradient_accumulation_steps=16)})
+    assert "fewer, fuller passes" in evaluate("ex07", "q1", {"memory_settings": settings(
+        per_device_train_batch_size=2, gradient_accumulation_steps=16)}).feedback
+    assert_wrong("ex07", "q1", {"memory_settings": settings(per_device_train_batch_size=4,
+                                                            gradient_accumulation_steps=32)},
+                 "averages 128 examples", "counts batches, not examples")
+    assert_wrong("ex07", "q1", {"memory_settings": settings(per_device_train_batch_size=32)},
+                 "at most 4 examples fit")
+    assert_wrong("ex07", "q1", {"memory_settings": settings(per_device_train_batch_size=4,
+                                                            gradient_accumulation_steps=4)}, "4 x 4 = 16")
+    assert_wrong("ex07", "q1", {"memory_settings": settings(per_device_train_batch_size=4)}, "without accumulation")
+    assert_wrong("ex07", "q1", {"memory_settings": json.dumps(right["memory_settings"])}, "is text")
+    assert_wrong("ex07", "q1", {"memory_settings": 32}, "memory_args.to_dict()")
+    assert_wrong("ex07", "q1", {"memory_settings": {"gradient_accumulation_steps": 8}}, "lacks")
+
+    # Trainer's own count for 2,000 examples in batches of 4, accumulation 8, 3 epochs
+    args = TrainingArguments(out, report_to="none", use_cpu=True, per_device_train_batch_size=4,
+                             gradient_accumulation_steps=8, num_train_epochs=3)
+    trainer = Trainer(model=torch.nn.Linear(2, 2), args=args)
+    loader = torch.utils.data.DataLoader(list(range(2_000)), batch_size=4)
+    steps = trainer.set_initial_training_values(args, loader)[-1]
+    assert steps == 189
+    right = {"n_updates": steps, "warmup": 19}
+    assert_right("ex07", "q2", right)
+    assert_right("ex07", "q2", {**right, "warmup": 18})  # 18.9 rounded down
+    assert_wrong("ex07", "q2", {**right, "n_updates": 1_500}, "counts batches")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 188}, "at once", "ceil(500 / 8) = 63")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 187}, "at once")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 186}, "rounds each epoch's", "round up")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 63}, "one epoch's count")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 6_000}, "counts examples")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 200}, "count the batches of an epoch")
+    assert_wrong("ex07", "q2", {**right, "n_updates": 189.5}, "whole number")
+    assert_wrong("ex07", "q2", {**right, "warmup": 0.1}, "a fraction of the run", "in steps")
+    assert_wrong("ex07", "q2", {**right, "warmup": 10}, "the percentage itself")
+    assert_wrong("ex07", "q2", {**right, "warmup": 1_890}, "longer than the run")
+    assert_wrong("ex07", "q2", {**right, "warmup": 150}, "10% of the batches")
+    assert_wrong("ex07", "q2", {**right, "warmup": 18.9}, "round it")
+    assert_wrong("ex07", "q2", {**right, "warmup": 0}, "at least one step")
+    assert_wrong("ex07", "q2", {**right, "warmup": 25}, "10% of 189 steps is 18.9")
+
+    stopping = dict(eval_strategy="steps", eval_steps=50, save_strategy="steps", save_steps=50,
+                    load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+                    save_total_limit=2)
+    right = {"stopping_settings": settings(**stopping), "patience": 3}
+    assert_right("ex07", "q3", right)
+    variant = {**stopping, "metric_for_best_model": "loss", "greater_is_better": None, "save_strategy": "best",
+               "save_total_limit": 1}
+    assert settings(**variant)["greater_is_better"] is False  # transformers' default for a loss
+    assert_right("ex07", "q3", {**right, "stopping_settings": settings(**variant)})
+
+    def wrong_stopping(changes, *words, patience=3):
+        assert_wrong("ex07", "q3", {"stopping_settings": settings(**{**stopping, **changes}), "patience": patience},
+                     *words)
+
+    wrong_stopping({"metric_for_best_model": "train_loss"}, "the training loss", "KeyError")
+    wrong_stopping({"greater_is_better": True}, "highest validation loss")
+    wrong_stopping({"save_strategy": "epoch", "load_best_model_at_end": False}, "may fall where no checkpoint")
+    wrong_stopping({"load_best_model_at_end": False}, "ends on its last model")
+    wrong_stopping({"eval_strategy": "no", "load_best_model_at_end": False}, "never evaluates")
+    wrong_stopping({"eval_strategy": "epoch", "save_strategy": "epoch"}, "every 50 optimizer steps")
+    wrong_stopping({"eval_steps": None, "save_steps": 500}, "falls back on logging_steps")
+    wrong_stopping({"metric_for_best_model": None, "load_best_model_at_end": False, "greater_is_better": None},
+                   "metric_for_best_model is not set")
+    wrong_stopping({"metric_for_best_model": "eval_macro_f1", "greater_is_better": True}, "watches the validation loss")
+    wrong_stopping({"save_steps": 100}, "between two saves")
+    wrong_stopping({"save_strategy": "no", "load_best_model_at_end": False}, "no best model to reload")
+    wrong_stopping({"save_total_limit": None}, "fills a Colab disk")
+    wrong_stopping({"save_total_limit": 5}, "at most 2 checkpoints")
+    wrong_stopping({}, "counts evaluations without improvement, not optimizer steps", patience=150)
+    wrong_stopping({}, "noisy validation score", patience=1)
+    wrong_stopping({}, "one every 50 steps", patience=5)
+    assert_wrong("ex07", "q3", {**right, "stopping_settings": ["eval_loss"]}, "stopping_args.to_dict()")
+
+    checkpointed = dict(activation_checkpointing=True, per_device_train_batch_size=16, gradient_accumulation_steps=2)
+    right = {"checkpointing_settings": settings(**checkpointed), "enable_method": "activation_checkpointing_enable",
+             "saves_memory": True, "adds_time": True}
+    assert_right("ex07", "q4", right)
+    with pytest.warns(FutureWarning, match="gradient_checkpointing"):  # the old name, still accepted in 5.24
+        old_name = settings(gradient_checkpointing=True, per_device_train_batch_size=16, gradient_accumulation_steps=2)
+    old = {**right, "checkpointing_settings": old_name, "enable_method": "model.gradient_checkpointing_enable()"}
+    assert_right("ex07", "q4", old)
+    assert "deprecated alias" in evaluate("ex07", "q4", old).feedback
+
+    def with_settings(**changes):
+        return {**right, "checkpointing_settings": settings(**{**checkpointed, **changes})}
+
+    assert_wrong("ex07", "q4", with_settings(activation_checkpointing=False), "activation checkpointing is off")
+    assert_wrong("ex07", "q4", with_settings(per_device_train_batch_size=4, gradient_accumulation_steps=8),
+                 "16 examples fit now")
+    assert_wrong("ex07", "q4", with_settings(per_device_train_batch_size=32, gradient_accumulation_steps=1),
+                 "at most 16 examples fit")
+    assert_wrong("ex07", "q4", with_settings(gradient_accumulation_steps=8), "was for batches of 4", "32 / 16")
+    assert_wrong("ex07", "q4", with_settings(gradient_accumulation_steps=32), "averages 512 examples")
+    assert_wrong("ex07", "q4", {**right, "enable_method": "activation_checkpointing"}, "TrainingArguments flag")
+    assert_wrong("ex07", "q4", {**right, "enable_method": "is_activation_checkpointing"}, "turns nothing on")
+    assert_wrong("ex07", "q4", {**right, "enable_method": "enable_checkpointing"}, "dir(PreTrainedModel)")
+    assert_wrong("ex07", "q4", {**right, "enable_method": 3}, "as text")
+    assert_wrong("ex07", "q4", {**right, "saves_memory": False}, "keeps only each checkpointed layer's input")
+    assert_wrong("ex07", "q4", {**right, "saves_memory": "True"}, "without quotes")
+    assert_wrong("ex07", "q4", {**right, "adds_time": False}, "runs each checkpointed layer's forward again")
+
+    answer = ("The learning rate: the rule of 2e-5 to 5e-5 was found on models pretrained for days, but the tiny "
+              "encoder has under two million parameters and was pretrained for under an hour, so it needs larger "
+              "steps.")
+    assert_right("ex07", "q5", {"contradicted_rule": answer})
+    assert evaluate("ex07", "q5", {"contradicted_rule": answer}).needs_review
+    assert_wrong("ex07", "q5", {"contradicted_rule": "The learning rate."}, "at least 20")
+    assert_wrong("ex07", "q5", {"contradicted_rule": "I think one of the rules will be contradicted by the course "
+                                                      "because I have read that rules of thumb are often wrong in "
+                                                      "practice for many reasons."},
+                 "why the tiny models would differ")
+    assert_wrong("ex07", "q5", {"contradicted_rule": "I think one of the rules will be contradicted by the tiny "
+                                                      "models because they are so small and were pretrained for a "
+                                                      "short while only, unlike the real ones."},
+                 "which rule")
 
 
 def write_jsonl(path, rows):

@@ -30,6 +30,7 @@ ASSIGNMENTS = {
     "ex04": "course_utils.exercises.ex04",
     "ex05": "course_utils.exercises.ex05",
     "ex06": "course_utils.exercises.ex06",
+    "ex07": "course_utils.exercises.ex07",
     "challenge1": "course_utils.exercises.challenge1",
     "challenge2": "course_utils.exercises.challenge2",
     "challenge3": "course_utils.exercises.challenge3",

@@ -1,4 +1,4 @@
-"""Running and grading the solution and exercise notebooks of ex01-ex06 and challenges 1-3.
+"""Running and grading the solution and exercise notebooks of ex01-ex07 and challenges 1-3.
 
 Solutions must earn full marks on the auto-scored questions (and be complete on the questions
 an instructor reviews); untouched exercises must run without an error and earn nothing, every
@@ -33,7 +33,7 @@ NOTEBOOKS = {"ex01": "01_dataset_audit.ipynb", "ex02": "02_classification_finetu
              "ex03": "03_evaluation.ipynb", "challenge1": "challenge1_classifier.ipynb",
              "challenge2": "challenge2_freezing.ipynb", "ex04": "04_catastrophic_forgetting.ipynb",
              "ex05": "05_instruction_finetuning.ipynb", "challenge3": "challenge3_instructions.ipynb",
-             "ex06": "06_lora.ipynb"}
+             "ex06": "06_lora.ipynb", "ex07": "07_best_practices.ipynb"}
 KINDS = {"solution": "solutions", "exercise": "exercises"}
 # These notebooks start from lesson 03's cached classifier. The grader gives every run a fresh,
 # empty cache (isolation), so through it each of the two notebooks would train the classifier
