@@ -90,8 +90,8 @@ def snapshot_folder() -> Path:
     return Path(str(resources.files("course_utils") / "snapshot"))
 
 
-def load_results(folder: str | Path | None = None, *, profile: str = "smoke") -> tuple[dict, str]:
-    """``({lesson: {name: value}}, where)`` for lessons 02-06.
+def load_results(folder: str | Path | None = None, *, profile: str = "smoke") -> tuple[dict, str, Path]:
+    """``({lesson: {name: value}}, where, folder)`` for lessons 02-06.
 
     ``folder`` given: that folder, in ``profile``. ``folder`` None: the learner's ``build/results``
     (the default results folder) when it holds every lesson in ``profile``, else the committed
@@ -100,7 +100,7 @@ def load_results(folder: str | Path | None = None, *, profile: str = "smoke") ->
     from course_utils.results import default_folder
 
     if folder is not None:
-        candidates = [(Path(folder), profile)]
+        candidates = [(snapshot_folder() if str(folder) == "snapshot" else Path(folder), profile)]
     else:
         candidates = [(default_folder(), profile), (snapshot_folder(), profile), (snapshot_folder(), "smoke")]
     for candidate, wanted in candidates:
@@ -108,10 +108,27 @@ def load_results(folder: str | Path | None = None, *, profile: str = "smoke") ->
         if values is not None:
             label = "the course's committed snapshot" if candidate.resolve() == snapshot_folder().resolve() else \
                 f"your own runs in {candidate}"
-            return values, f"{label}, {wanted} profile"
+            return values, f"{label}, {wanted} profile", candidate
     raise FileNotFoundError(f"No results of lessons {', '.join(LESSONS)} in the {profile} profile in "
                             f"{', '.join(str(c) for c, _ in candidates)}: run them (make run), or read the "
                             "snapshot with load_results(snapshot_folder()).")
+
+
+def folder_name(folder: str | Path) -> str:
+    """How to record where results were read: ``"snapshot"`` for the committed snapshot (wherever
+    the package is installed), else the folder's path. :func:`load_results` takes either back."""
+    return "snapshot" if Path(folder).resolve() == snapshot_folder().resolve() else str(folder)
+
+
+# What the checks read from each lesson: a results file without all of it (a lesson still running,
+# or stopped half-way) is not used.
+REQUIRED = {
+    "02_classification_finetuning": ("full_recipe", "head_recipe", "size_curve", "full_vs_tfidf_high",
+                                     "features_macro_f1", "majority_macro_f1"),
+    "04_catastrophic_forgetting": ("lm_table", "lm_curves", "lm_primary_high", "learning_floor"),
+    "05_instruction_finetuning": ("learning_rate", "n_encoded", "em_after_high", "majority_rate"),
+    "06_lora": ("full_ppl_rise", "remedy_ppl_rise", "lora_em", "second_rank_em"),
+}
 
 
 def _read(folder: Path, profile: str) -> dict | None:
@@ -120,10 +137,15 @@ def _read(folder: Path, profile: str) -> dict | None:
         path = folder / f"{lesson}.json"
         if not path.is_file():
             return None
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return None
         if data.get("profile") != profile:
             return None
         values[lesson] = {name: entry["value"] for name, entry in data["values"].items()}
+        if not set(REQUIRED[lesson]) <= set(values[lesson]):
+            return None
     return values
 
 

@@ -21,7 +21,7 @@ OWN = {"accumulation_max_abs_diff": 1e-8,
 
 @pytest.fixture(scope="module")
 def snapshot():
-    values, where = cheatsheet.load_results(cheatsheet.snapshot_folder())
+    values, where, _ = cheatsheet.load_results(cheatsheet.snapshot_folder())
     assert "snapshot" in where
     return values
 
@@ -85,3 +85,18 @@ def test_every_snippet_runs_on_the_installed_libraries(tmp_path):
         exec(compile(code, f"<snippet: {title}>", "exec"), namespace)
     assert (tmp_path / "best" / "model.safetensors").exists() and len(namespace["predictions"]) == len(frame)
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_a_results_folder_with_a_lesson_half_written_is_not_used(tmp_path):
+    import json
+    import shutil
+
+    for lesson in cheatsheet.LESSONS:
+        shutil.copy(cheatsheet.snapshot_folder() / f"{lesson}.json", tmp_path)
+    assert cheatsheet.load_results(tmp_path)[2] == tmp_path and cheatsheet.folder_name(tmp_path) == str(tmp_path)
+    assert cheatsheet.load_results(cheatsheet.folder_name(cheatsheet.snapshot_folder()))[2] == cheatsheet.snapshot_folder()
+    half = json.loads((tmp_path / "06_lora.json").read_text())
+    del half["values"]["remedy_ppl_rise"]  # a lesson still running has recorded only part of its values
+    (tmp_path / "06_lora.json").write_text(json.dumps(half))
+    with pytest.raises(FileNotFoundError):
+        cheatsheet.load_results(tmp_path)
