@@ -84,24 +84,20 @@ def instruct_settings(epochs=EPOCHS) -> list[dict]:
 
 def instruct_once(cfg, tokenizer, train_examples, note, note_examples, general, *, method, r, targets,
                   learning_rate, epochs, seed) -> dict:
-    """Tune a fresh tiny GPT-2 with one setting and seed; its validation scores."""
+    """Tune a fresh tiny GPT-2 with one setting and seed (lesson 06's :func:`course_utils.lora.tune_arm`);
+    its validation scores."""
     import numpy as np
-    from transformers import AutoModelForCausalLM
 
     from course_utils import lora
     from course_utils.forgetting import perplexity
-    from course_utils.instruct import exact_match_scores, instruction_tune, response_loss
-    from course_utils.models import load_pretrained, parameter_count
-    from course_utils.profiles import seed_everything
+    from course_utils.instruct import exact_match_scores, response_loss
+    from course_utils.models import parameter_count
 
-    seed_everything(seed)
-    model = load_pretrained(AutoModelForCausalLM, cfg.causal_lm).to(cfg.device)
-    if method == "lora":
-        model = lora.add_lora(model, r=r, targets=targets, task="causal_lm")
+    settings = lora.LoraSettings(r, targets, learning_rate) if method == "lora" else None
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        instruction_tune(cfg, model, tokenizer, train_examples, learning_rate=learning_rate, epochs=epochs,
-                         output_dir=tmp, seed=seed)
+        model = lora.tune_arm(cfg, lora.Arm(method, learning_rate, settings), tokenizer, train_examples,
+                              epochs=epochs, output_dir=tmp, seed=seed).model
     scores = exact_match_scores(model, tokenizer, note)
     return {"method": method, "r": r, "targets": targets, "learning_rate": learning_rate, "epochs": epochs,
             "seed": seed, "trainable": parameter_count(model, trainable_only=True),
@@ -113,14 +109,15 @@ def instruct_once(cfg, tokenizer, train_examples, note, note_examples, general, 
 
 
 def classify_once(cfg, tokenizer, encoded, *, targets, learning_rate, seed) -> dict:
-    """A LoRA classifier trained as lesson 02 trains; its best validation macro-F1."""
+    """A LoRA classifier trained as lesson 06 trains it (lesson 02's loop at LoRA's rate); its best
+    validation macro-F1."""
     from course_utils import lora
-    from course_utils.classifier import fine_tune, new_classifier
+    from course_utils.classifier import fine_tune
     from course_utils.models import parameter_count
-    from course_utils.recipes import Recipe
+    from course_utils.recipes import classifier_recipe
 
-    model = lora.add_lora(new_classifier(cfg.encoder, seed=seed), r=CLASSIFY_RANK, targets=targets or None)
-    recipe = Recipe(learning_rate, max_epochs=40, batch_size=cfg.sizes.train_batch_size)
+    model = lora.lora_classifier(cfg, lora.LoraSettings(CLASSIFY_RANK, targets or None, learning_rate), seed=seed)
+    recipe = classifier_recipe(cfg, "full").with_rate(learning_rate)  # lesson 06's: full fine-tuning's cap and patience
     with tempfile.TemporaryDirectory() as tmp:
         result = fine_tune(cfg, model, tokenizer, encoded, output_dir=tmp, seed=seed, recipe=recipe)
     curve = [row["eval_macro_f1"] for row in result.history if "eval_macro_f1" in row]
