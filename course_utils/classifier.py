@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,16 +21,31 @@ import torch
 
 from course_utils import data
 from course_utils.evaluation import compute_metrics
-from course_utils.models import device_of, eval_mode, load_pretrained
+from course_utils.models import context_length, device_of, eval_mode, load_pretrained, tokenizer_context
 from course_utils.training import check_classifier_setup, divide_loss_for_accumulation, training_args
 
 
 def tokenize_splits(splits, tokenizer, max_length: int):
     """Tokenize every split, truncating at ``max_length``; padding is left to the collator
-    (per batch, to the longest text in it)."""
+    (per batch, to the longest text in it).
+
+    A ``max_length`` longer than the model's context (the tokenizer's ``model_max_length``) is
+    clipped to it, with a warning: more tokens than the model has positions would fail inside
+    torch. (A tokenizer that does not know its context is checked against the model when
+    :func:`fine_tune` starts.)
+    """
     if getattr(tokenizer, "pad_token", None) is None:
         raise ValueError("The tokenizer has no pad token, which batching needs: set "
                          "tokenizer.pad_token = tokenizer.eos_token (GPT-2) or load the model's own tokenizer.")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+        raise ValueError(f"max_length must be a whole number of tokens (at least 2), got {max_length!r}.")
+    context = tokenizer_context(tokenizer)
+    if context is not None and max_length > context:
+        warnings.warn(f"max_length={max_length} is longer than the model's context of {context} tokens "
+                      f"(its tokenizer's model_max_length): truncating at {context}. Set max_length={context} "
+                      f"or less (course_utils.setup(..., max_length={context})) to silence this.",
+                      UserWarning, stacklevel=2)
+        max_length = context
     return splits.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
                       batched=True)
 
@@ -70,13 +86,15 @@ class FineTuneResult:
 
 
 def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0, recipe=None,
-              quiet: bool = True, **overrides) -> FineTuneResult:
+              quiet: bool = True, data_collator=None, **overrides) -> FineTuneResult:
     """Train with ``Trainer`` on ``encoded["train"]`` until the recipe's validation metric stops
     improving for ``recipe.patience`` epochs (or the epoch cap), and keep the best epoch.
 
     ``recipe`` is a :class:`course_utils.recipes.Recipe` (full fine-tuning's by default);
     ``overrides`` go to :func:`course_utils.training.training_args`; ``quiet`` (the default)
     drops the per-epoch log lines and progress bar (the log history is kept either way).
+    ``data_collator`` replaces the per-batch padding (``DataCollatorWithPadding``), for one that
+    wraps it (``course_utils.train`` notes which examples each process batched).
     """
     from course_utils.recipes import classifier_recipe
 
@@ -90,7 +108,7 @@ def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0,
                          **overrides)
     trainer = Trainer(
         model=model, args=args, train_dataset=encoded["train"], eval_dataset=encoded["validation"],
-        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer, data_collator=data_collator or DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=recipe.patience)],
     )
@@ -104,7 +122,9 @@ def fine_tune(cfg, model, tokenizer, encoded, *, output_dir: str, seed: int = 0,
 @torch.no_grad()
 def mean_pooled_features(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32):
     """Feature extraction: the mean of the last hidden states over real (non-pad) tokens, one
-    row per text, computed once with the backbone in eval mode (no dropout)."""
+    row per text, computed once with the backbone in eval mode (no dropout). Texts are truncated
+    at ``max_length`` tokens, or at the model's context where that is shorter."""
+    max_length = min(max_length, context_length(model) or max_length)
     base = getattr(model, "base_model", model)
     device = device_of(base)
     rows = []

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from course_utils.models import device_of, eval_mode
+from course_utils.models import context_length, device_of, eval_mode
 from course_utils.stats import Interval, bootstrap_ci
 from course_utils.validation import check_texts
 
@@ -38,16 +38,6 @@ def token_stream(tokenizer, texts: Sequence[str], separator_id: int | None) -> l
         # into windows or blocks; the tokenizer's warning about it would only alarm a learner.
         stream.extend(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
     return stream
-
-
-def context_length(model) -> int | None:
-    """The model's context in tokens (GPT-2's ``n_positions``, BERT's ``max_position_embeddings``)."""
-    config = model.config
-    for name in ("n_positions", "max_position_embeddings"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def _resolve_window(model, window: int | None) -> int:
@@ -140,7 +130,8 @@ def masked_lm_window_losses(
         if getattr(tokenizer, name, None) is None:
             raise ValueError(
                 f"The tokenizer has no {name.removesuffix('_id')}: masked-LM loss needs a "
-                "BERT-style tokenizer (CLS, SEP and MASK tokens)."
+                "BERT-style tokenizer (CLS, SEP and MASK tokens). Load the encoder's own tokenizer "
+                "(AutoTokenizer.from_pretrained(encoder)), or measure a causal LM with perplexity() instead."
             )
     context = context_length(model)
     if window < 4 or (context is not None and window > context):
@@ -321,6 +312,43 @@ def relative_weight_change(before: dict, model):
     return pd.DataFrame(rows)
 
 
+def load_masked_lm(name: str):
+    """The pretrained masked-LM model (encoder and its word-prediction head) of ``name``, a Hub id or
+    a folder; a ``ValueError`` when the checkpoint has no trained head to load.
+
+    Measuring an encoder's forgetting (lessons 00, 04 and 06) asks it to fill in masked words. A
+    checkpoint saved without that head (a bare ``AutoModel``, or a fine-tuned classifier) would load
+    with a randomly initialised one, and its loss would measure nothing.
+
+    >>> from course_utils import models
+    >>> type(load_masked_lm(models.TINY_ENCODER)).__name__
+    'DistilBertForMaskedLM'
+    """
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    from course_utils.models import load_pretrained
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report is what is checked below, in plain words
+    try:
+        model, info = load_pretrained(AutoModelForMaskedLM, name, output_loading_info=True)
+    except ValueError as error:  # a config with no masked-LM class (GPT-2, for one)
+        raise ValueError(f"{name} has no masked-LM form ({error}). The forgetting measures of lessons 04 and "
+                         "06 need an encoder pretrained with masked-word prediction (BERT, RoBERTa, "
+                         "DistilBERT...): choose one as ENCODER.") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    missing = list(info.get("missing_keys", []))
+    if missing:
+        raise ValueError(
+            f"{name} has no trained masked-LM head: {len(missing)} weights would start random "
+            f"({', '.join(sorted(missing)[:3])}...). Its masked-LM loss would measure nothing. Use the "
+            "pretrained checkpoint the encoder came from (saved from AutoModelForMaskedLM), not a bare "
+            "encoder or a fine-tuned classifier.")
+    return model
+
+
 def masked_lm_from_classifier(classifier, pretrained_name: str):
     """The pretrained masked-LM model with the classifier's (fine-tuned) encoder put in its place.
 
@@ -329,18 +357,16 @@ def masked_lm_from_classifier(classifier, pretrained_name: str):
     classifier's encoder weights over its encoder: any change in masked-LM loss is then the
     encoder's doing, since the head is the pretrained one in both measurements.
     """
-    from transformers import AutoModelForMaskedLM
-
-    from course_utils.models import load_pretrained
-
-    mlm = load_pretrained(AutoModelForMaskedLM, pretrained_name)
+    mlm = load_masked_lm(pretrained_name)
     source = classifier.base_model.state_dict()
     target = mlm.base_model.state_dict()
-    if set(source) != set(target):
-        only = sorted(set(source) ^ set(target))[:3]
-        raise ValueError(f"The classifier's encoder does not match {pretrained_name}'s (differing weights: "
-                         f"{only}): fine-tune a classifier from the same pretrained model.")
-    mlm.base_model.load_state_dict(source)
+    # A classifier's body may hold more than the masked-LM body (BERT's pooler, used only by the
+    # classification head); every weight of the masked-LM body must come from the classifier.
+    missing = sorted(set(target) - set(source))
+    if missing:
+        raise ValueError(f"The classifier's encoder does not match {pretrained_name}'s (weights it lacks: "
+                         f"{missing[:3]}): fine-tune a classifier from the same pretrained model.")
+    mlm.base_model.load_state_dict({name: source[name] for name in target})
     return mlm.to(device_of(classifier)).eval()
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from course_utils.models import context_length, tokenizer_context
+
 # The course's own prompt format, in the Alpaca style: a header per part, the response last.
 PROMPT_WITH_INPUT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
 PROMPT_WITHOUT_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
@@ -27,6 +29,9 @@ CHAT_TEMPLATE = (
 )
 
 IGNORE_INDEX = -100  # the label value the loss skips
+NO_EOS = ("The tokenizer has no EOS token, so the model could not learn to stop: add one with "
+          "tokenizer.add_special_tokens({'eos_token': '</s>'}) and model.resize_token_embeddings(len(tokenizer)), "
+          "or use a causal LM whose tokenizer has one (GPT-2's is <|endoftext|>).")
 
 
 def format_prompt(instruction: str, input: str = "") -> str:
@@ -73,6 +78,12 @@ def ensure_pad_token(tokenizer) -> str | None:
             "keeps its label and is still learned.")
 
 
+def _ids(tokenizer, text: str) -> list[int]:
+    # verbose=False: a text longer than the context is handled by the callers (an error or a drop),
+    # so the tokenizer's warning about indexing errors would only alarm a learner
+    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+
+
 def encode_example(prompt: str, response: str, tokenizer, max_length: int, *,
                    mask_prompt: bool = True) -> dict | None:
     """``input_ids``, ``attention_mask`` and ``labels`` for one instruction example.
@@ -80,8 +91,9 @@ def encode_example(prompt: str, response: str, tokenizer, max_length: int, *,
     Prompt and response are tokenized **separately** and the ids concatenated, so a BPE merge
     across the boundary cannot shift where the response starts; EOS is appended and kept in the
     labels; every prompt position is labelled -100. Returns ``None`` when prompt, response and
-    EOS do not fit in ``max_length``: a truncated response would teach the model to stop without
-    EOS, or leave no label at all (a NaN loss). Callers count and report what was dropped.
+    EOS do not fit in ``max_length``, or in the model's context (the tokenizer's
+    ``model_max_length``) where that is shorter: a truncated response would teach the model to stop
+    without EOS, or leave no label at all (a NaN loss). Callers count and report what was dropped.
     ``mask_prompt=False`` trains on the whole sequence instead (the ablation of lesson 05).
     """
     if not isinstance(response, str):
@@ -91,16 +103,16 @@ def encode_example(prompt: str, response: str, tokenizer, max_length: int, *,
     if not isinstance(prompt, str) or not prompt:
         raise ValueError("prompt is empty: build it with format_prompt(instruction, input).")
     if tokenizer.eos_token_id is None:
-        raise ValueError("The tokenizer has no EOS token, so the model could not learn to stop.")
+        raise ValueError(NO_EOS)
     if not isinstance(max_length, int) or max_length < 2:
         raise ValueError(f"max_length must be an integer of at least 2, got {max_length!r}.")
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    context = getattr(tokenizer, "model_max_length", None)
-    if context is not None and context < 1_000_000 and len(prompt_ids) >= context:
+    prompt_ids = _ids(tokenizer, prompt)
+    response_ids = _ids(tokenizer, response) + [tokenizer.eos_token_id]
+    context = tokenizer_context(tokenizer)
+    if context is not None and len(prompt_ids) >= context:
         raise ValueError(f"The prompt is {len(prompt_ids)} tokens, longer than the model's context of "
                          f"{context}: shorten the instruction or input.")
-    if len(prompt_ids) + len(response_ids) > max_length:
+    if len(prompt_ids) + len(response_ids) > min(max_length, context or max_length):
         return None
     input_ids = prompt_ids + response_ids
     prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if mask_prompt else list(prompt_ids)
@@ -115,18 +127,20 @@ class EncodedRecords:
 
     def __str__(self) -> str:
         return (f"{len(self.examples)} examples encoded; {len(self.dropped)} dropped because the "
-                "response and EOS did not fit in max_length")
+                "response and EOS did not fit in max_length (or in the model's context)")
 
 
 def encode_records(records, tokenizer, max_length: int, *, mask_prompt: bool = True) -> EncodedRecords:
     """Encode a DataFrame (or list of dicts) of ``id, instruction, input, output`` records.
 
-    A record whose response does not fit is dropped and counted; a record missing a field, or
-    with a field that is not text, raises an error naming the record.
+    A record whose response does not fit (in ``max_length`` or the model's context, which a long
+    prompt may fill alone) is dropped and counted; a record missing a field, or with a field that
+    is not text, raises an error naming the record.
     """
     rows = records.to_dict("records") if hasattr(records, "to_dict") else list(records)
     if not rows:
         raise ValueError("No records to encode.")
+    context = tokenizer_context(tokenizer)
     examples, dropped = [], []
     for row in rows:
         name = row.get("id", len(examples) + len(dropped))
@@ -134,8 +148,11 @@ def encode_records(records, tokenizer, max_length: int, *, mask_prompt: bool = T
         if missing:
             raise ValueError(f"Record {name} lacks {missing}; records need instruction, input and output.")
         try:
-            encoded = encode_example(format_prompt(row["instruction"], row.get("input", "")), row["output"],
-                                     tokenizer, max_length, mask_prompt=mask_prompt)
+            prompt = format_prompt(row["instruction"], row.get("input", ""))
+            if context is not None and len(_ids(tokenizer, prompt)) >= context:
+                encoded = None  # the prompt alone fills a short context (a small model's): no room to answer
+            else:
+                encoded = encode_example(prompt, row["output"], tokenizer, max_length, mask_prompt=mask_prompt)
         except (TypeError, ValueError) as error:
             raise type(error)(f"Record {name}: {error}") from None
         if encoded is None:
@@ -171,7 +188,6 @@ def generate(model, tokenizer, prompts, *, max_new_tokens: int, do_sample: bool 
     """
     import torch
 
-    from course_utils.forgetting import context_length
     from course_utils.models import device_of, eval_mode
 
     prompts = list(prompts)
@@ -304,6 +320,25 @@ def ratings_table(sheet, ratings: dict, *, low: int = 1, high: int = 5):
     return table, summary
 
 
+def check_fits_context(model, examples) -> None:
+    """A clear error when an encoded example is longer than ``model``'s context (which would fail
+    inside torch, on a position the model does not have); nothing when every example fits.
+
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> check_fits_context(GPT2LMHeadModel(GPT2Config(n_positions=8, n_embd=8, n_layer=1, n_head=2)),
+    ...                    [{"input_ids": [1] * 9}])
+    Traceback (most recent call last):
+    ...
+    ValueError: An example is 9 tokens long, but GPT2LMHeadModel holds 8: encode with max_length=8 or less.
+    """
+    context = context_length(model)
+    longest = max((len(e["input_ids"]) for e in examples), default=0)
+    if context is not None and longest > context:
+        name = type(model.get_base_model() if hasattr(model, "get_base_model") else model).__name__
+        raise ValueError(f"An example is {longest} tokens long, but {name} holds {context}: encode with "
+                         f"max_length={context} or less.")
+
+
 def label_positions_loss(model, inputs) -> "torch.Tensor":  # noqa: F821 (torch is imported lazily)
     """The causal-LM loss, computing the output layer only where a label is trained.
 
@@ -328,6 +363,35 @@ def label_positions_loss(model, inputs) -> "torch.Tensor":  # noqa: F821 (torch 
     return F.cross_entropy(logits.float(), targets[keep])
 
 
+def agreed_length_sampler(sampler, seed: int):
+    """``sampler`` unchanged on one process; on several, a length-grouped sampler whose shuffle all
+    processes agree on in every epoch.
+
+    transformers 5.24 builds the training ``LengthGroupedSampler`` (``group_by_length``) without a
+    generator, so it shuffles with each process's global random state. Those agree in the first
+    epoch only (dropout and padding draw different amounts from them): from the second epoch on,
+    the processes would split different orders, training some examples twice and missing others.
+    Here the k-th pass over the data shuffles with ``seed + k`` on every process.
+    """
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from course_utils.training import world_size
+
+    if world_size() == 1 or not isinstance(sampler, LengthGroupedSampler) or sampler.generator is not None:
+        return sampler
+
+    class AgreedLengthGroupedSampler(LengthGroupedSampler):
+        passes = 0
+
+        def __iter__(self):
+            self.generator = torch.Generator().manual_seed(seed + self.passes)
+            self.passes += 1
+            return super().__iter__()
+
+    return AgreedLengthGroupedSampler(sampler.batch_size, lengths=sampler.lengths)
+
+
 def label_positions_trainer_class():
     """A ``Trainer`` whose loss is :func:`label_positions_loss` (same loss, less work).
 
@@ -343,10 +407,23 @@ def label_positions_trainer_class():
             super().__init__(*args, **kwargs)
             self.anchor = anchor
 
+        def _get_train_sampler(self, train_dataset=None):
+            sampler = super()._get_train_sampler(train_dataset)
+            return agreed_length_sampler(sampler, self.args.seed)
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss = label_positions_loss(model, inputs)
+            from torch.nn.parallel import DistributedDataParallel
+
+            inner = model
+            if isinstance(model, DistributedDataParallel):
+                # Several processes (torchrun, accelerate): the wrapper's own forward must run, or the
+                # processes never average their gradients; its loss is the same one, computed in full.
+                inner = model.module
+                loss = model(**inputs).loss
+            else:
+                loss = label_positions_loss(model, inputs)
             if self.anchor is not None:
-                loss = loss + self.anchor.penalty(model)
+                loss = loss + self.anchor.penalty(inner)
             return (loss, None) if return_outputs else loss
 
     return LabelPositionsTrainer
@@ -371,7 +448,8 @@ class TuningRun:
 
 
 def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, epochs: int, output_dir: str,
-                     anchor=None, seed: int | None = None, measure=None, measure_every: int = 1) -> TuningRun:
+                     anchor=None, seed: int | None = None, measure=None, measure_every: int = 1,
+                     data_collator=None) -> TuningRun:
     """Instruction-tune ``model`` in place on encoded ``examples`` (from :func:`encode_records`):
     lesson 05's training cell as one call.
 
@@ -381,6 +459,7 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
     steps, then a cosine decay; nothing saved to disk). The tokenizer gets a pad token if it has none.
     ``measure(model) -> dict`` is called every ``measure_every`` optimizer steps and after the last
     (the run's ``trajectory``: ``{"step": ..., **measure(model)}``), as lesson 04's runs do.
+    ``data_collator`` replaces the padding collator, for one that wraps it (``course_utils.train``).
 
     >>> import course_utils
     >>> from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -415,6 +494,7 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
         raise TypeError(f"measure must be a function of the model that returns a dict, got {type(measure).__name__}.")
     if isinstance(measure_every, bool) or not isinstance(measure_every, int) or measure_every < 1:
         raise ValueError(f"measure_every must be a whole number of steps (at least 1), got {measure_every!r}.")
+    check_fits_context(model, examples)
     ensure_pad_token(tokenizer)
     overrides = {} if seed is None else {"seed": seed}
     args = lm_args(cfg, output_dir, train_examples=len(examples), num_train_epochs=epochs,
@@ -423,7 +503,7 @@ def instruction_tune(cfg, model, tokenizer, examples, *, learning_rate: float, e
     callbacks = [measuring_callback(measure, measure_every, trajectory)] if measure is not None else None
     trainer = label_positions_trainer_class()(
         model=model, args=args, train_dataset=Dataset.from_list(examples), anchor=anchor, callbacks=callbacks,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX))
+        data_collator=data_collator or DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX))
     trainer.remove_callback(PrinterCallback)  # the losses are returned, not printed
     output = trainer.train()
     model.eval()
@@ -451,6 +531,7 @@ def response_loss(model, tokenizer, examples, *, batch_size: int = 16) -> float:
     examples = list(examples)
     if not examples:
         raise ValueError("No examples to score: encode the records with encode_records(...).examples.")
+    check_fits_context(model, examples)
     ensure_pad_token(tokenizer)
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
     device = device_of(model)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from course_utils.forgetting import token_stream
+from course_utils.models import context_length
 from course_utils.validation import check_texts
 
 
@@ -29,7 +30,9 @@ def lm_blocks(tokenizer, texts: Sequence[str], block_size: int):
 
     check_texts(texts, "texts")
     if tokenizer.eos_token_id is None:
-        raise ValueError("The tokenizer has no EOS token to separate texts with.")
+        raise ValueError("The tokenizer has no EOS token to separate texts with: add one with "
+                         "tokenizer.add_special_tokens({'eos_token': '</s>'}) and model.resize_token_embeddings("
+                         "len(tokenizer)), or use a causal LM whose tokenizer has one (GPT-2's is <|endoftext|>).")
     if not isinstance(block_size, int) or block_size < 2:
         raise ValueError(f"block_size must be an integer of at least 2, got {block_size!r}.")
     # EOS between texts and after the last one: every text ends as it does in use.
@@ -82,7 +85,8 @@ def continue_pretraining(cfg, model, tokenizer, texts: Sequence[str], *, name: s
                          measure: Callable | None = None, measure_every: int = 1) -> LMRun:
     """Train ``model`` (in place) on ``texts`` as a language model with ``Trainer``.
 
-    Blocks of ``block_size`` tokens (the profile's ``max_length`` by default), AdamW with
+    Blocks of ``block_size`` tokens (the profile's ``max_length`` by default, or the model's context
+    where that is shorter; a ``block_size`` longer than the context is an error), AdamW with
     ``weight_decay``, the arguments of :func:`course_utils.training.lm_args` (linear warmup over
     10 % of the steps, then a cosine decay). ``epochs`` passes over the blocks, or exactly
     ``max_steps`` optimizer steps when given (cycling through the blocks as needed): what holds
@@ -106,7 +110,11 @@ def continue_pretraining(cfg, model, tokenizer, texts: Sequence[str], *, name: s
         raise TypeError(f"measure must be a function of the model that returns a dict, got {type(measure).__name__}.")
     if not isinstance(measure_every, int) or measure_every < 1:
         raise ValueError(f"measure_every must be a whole number of steps (at least 1), got {measure_every!r}.")
-    blocks = lm_blocks(tokenizer, texts, block_size or cfg.sizes.max_length)
+    context = context_length(model)
+    if block_size is not None and context is not None and block_size > context:
+        raise ValueError(f"block_size={block_size} is longer than the model's context of {context} tokens: "
+                         f"pass block_size={context} or less.")
+    blocks = lm_blocks(tokenizer, texts, block_size or min(cfg.sizes.max_length, context or cfg.sizes.max_length))
     overrides = dict(num_train_epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay, seed=seed,
                      per_device_train_batch_size=batch_size or cfg.sizes.train_batch_size)
     if max_steps is not None:

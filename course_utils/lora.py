@@ -6,9 +6,12 @@ A LoRA layer keeps the pretrained weight ``W`` (out x in) frozen and learns ``B 
 the pretrained one. :class:`LowRankLinear` writes that out for one layer; :func:`add_lora` puts
 ``peft``'s version on a whole model, with the choices the usual examples get wrong made here:
 
-- the attention projections to adapt, per architecture (:data:`TARGETS`), checked to exist;
+- the attention projections to adapt, found in the model's first transformer block whatever the
+  architecture calls them (:func:`query_value_modules`; :data:`TARGETS` lists what that finds in
+  the architectures the course names), checked to exist;
 - GPT-2's projections are ``Conv1D`` layers that store their weight as (in x out), the transpose
-  of ``nn.Linear``'s, so ``peft`` is told ``fan_in_fan_out=True``;
+  of ``nn.Linear``'s, so ``peft`` is told ``fan_in_fan_out=True`` (found from the layers adapted,
+  :func:`is_fan_in_fan_out`);
 - every newly initialised module of a classifier (DistilBERT's ``pre_classifier`` as well as
   ``classifier``) is found from the model and trained and saved with the adapter
   (``modules_to_save``): a head left frozen at its random initialisation, or trained but not
@@ -31,8 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# The attention projections LoRA adapts by default (queries and values, as in the LoRA paper),
-# by ``config.model_type``.
+# The attention projections LoRA adapts by default (queries and values, as in the LoRA paper), as
+# query_value_modules finds them in the architectures the course names (a test keeps the two equal).
 TARGETS = {
     "distilbert": ("q_lin", "v_lin"),
     "bert": ("query", "value"),
@@ -42,7 +45,8 @@ TARGETS = {
 # peft 0.21 calls a transformers method deprecated in 5.x when it wraps a model: a notice for peft's
 # authors, not for a learner, so add_lora and load_adapter keep it out of the lessons.
 _DEPRECATION_NOTICE = r".*is_gradient_checkpointing.*"
-# Architectures whose projections are ``transformers.pytorch_utils.Conv1D`` (weight stored in x out).
+# Architectures whose projections are ``transformers.pytorch_utils.Conv1D`` (weight stored in x out);
+# add_lora reads it from the layers it adapts (is_fan_in_fan_out), this names the course's one.
 FAN_IN_FAN_OUT = {"gpt2"}
 
 
@@ -127,19 +131,76 @@ def body_linear_modules(model) -> list[str]:
                    if isinstance(module, (nn.Linear, Conv1D)) and name})
 
 
+def _in_out(layer) -> tuple[int, int]:
+    """``(input width, output width)`` of an ``nn.Linear`` or a ``Conv1D`` (whose weight is in x out)."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features, layer.out_features
+    return tuple(layer.weight.shape)
+
+
+def query_value_modules(model) -> list[str]:
+    """The names of the attention's query and value projections, LoRA's default targets, found
+    in the model's first transformer block rather than looked up by architecture: the first module
+    of the block with three or more projections that read the hidden state has separate query,
+    key and value projections, defined in that order (BERT's ``query, key, value``, DistilBERT's
+    ``q_lin, k_lin, v_lin``, Llama's ``q_proj, k_proj, v_proj``), so the first and third are taken;
+    one with a single projection three times the hidden width computes all three at once (GPT-2's
+    ``c_attn``), which is taken whole. An empty list when neither is there.
+
+    >>> from transformers import ElectraConfig, ElectraModel
+    >>> query_value_modules(ElectraModel(ElectraConfig(vocab_size=64, embedding_size=16, hidden_size=16,
+    ...     num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)))
+    ['query', 'value']
+    """
+    from transformers.pytorch_utils import Conv1D
+
+    from course_utils.training import _layer_list
+
+    try:
+        block = _layer_list(model)[0]
+    except ValueError:
+        return []
+    hidden = getattr(getattr(model, "config", None), "hidden_size", None)
+    for _, module in block.named_modules():
+        reading = [(name, child) for name, child in module.named_children()
+                   if isinstance(child, (nn.Linear, Conv1D)) and (hidden is None or _in_out(child)[0] == hidden)]
+        if len(reading) >= 3:
+            return [reading[0][0], reading[2][0]]
+        fused = [name for name, child in reading if hidden is not None and _in_out(child)[1] == 3 * hidden]
+        if fused:
+            return fused[:1]
+    return []
+
+
+def is_fan_in_fan_out(model, names) -> bool:
+    """Whether the layers called ``names`` store their weight as (in x out), as GPT-2's ``Conv1D``
+    does: what ``peft`` must be told (``fan_in_fan_out``) to adapt them.
+
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> is_fan_in_fan_out(GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=64)), ["c_attn"])
+    True
+    """
+    from transformers.pytorch_utils import Conv1D
+
+    layers = [m for n, m in model.named_modules() if n.rsplit(".", 1)[-1] in set(names)
+              and isinstance(m, (nn.Linear, Conv1D))]
+    return bool(layers) and all(isinstance(m, Conv1D) for m in layers)
+
+
 def target_modules(model, targets=None) -> list[str]:
     """The module names to adapt: ``targets`` if given (``"all-linear"``: every layer of the body,
-    :func:`body_linear_modules`), else the architecture's attention queries and values
-    (:data:`TARGETS`); each must name a layer LoRA can adapt, or a ``ValueError`` lists the ones
-    that exist."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    :func:`body_linear_modules`), else the attention's queries and values as
+    :func:`query_value_modules` finds them; each must name a layer LoRA can adapt, or a
+    ``ValueError`` lists the ones that exist."""
     if targets == "all-linear":
         targets = body_linear_modules(model)
     if targets is None:
-        if model_type not in TARGETS:
-            raise ValueError(f"No default LoRA targets for model type {model_type!r}: pass targets=[...] from "
-                             f"the layers it has: {', '.join(adaptable_modules(model))}.")
-        targets = TARGETS[model_type]
+        targets = query_value_modules(model)
+        if not targets:
+            model_type = getattr(getattr(model, "config", None), "model_type", None)
+            raise ValueError(f"Found no attention query and value projections in {type(model).__name__} "
+                             f"(model type {model_type!r}) to adapt by default: pass targets=[...] from the "
+                             f"layers it has: {', '.join(adaptable_modules(model)) or 'none'}.")
     targets = [targets] if isinstance(targets, str) else list(targets)
     known = set(adaptable_modules(model))
     unknown = [t for t in targets if t not in known]
@@ -175,7 +236,7 @@ def add_lora(model, *, r: int = 8, alpha: float | None = None, dropout: float = 
                          "AutoModelForSequenceClassification, or pass task='causal_lm'.")
     config = LoraConfig(
         r=r, lora_alpha=alpha if alpha is not None else 2 * r, lora_dropout=dropout, target_modules=names,
-        fan_in_fan_out=model.config.model_type in FAN_IN_FAN_OUT, bias="none",
+        fan_in_fan_out=is_fan_in_fan_out(model, names), bias="none",
         task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM,
         modules_to_save=heads or None)
     with warnings.catch_warnings():
@@ -248,8 +309,9 @@ def max_logit_difference(model_a, model_b, batch) -> float:
 
 @dataclass(frozen=True)
 class LoraSettings:
-    """LoRA's rank, the layers it adapts (None: :data:`TARGETS`; ``"all-linear"``: every layer of
-    the body) and its learning rate; alpha is ``2 * r`` (the scale ``alpha / r`` is 2)."""
+    """LoRA's rank, the layers it adapts (None: the attention queries and values,
+    :func:`query_value_modules`; ``"all-linear"``: every layer of the body) and its learning rate;
+    alpha is ``2 * r`` (the scale ``alpha / r`` is 2)."""
 
     r: int
     targets: object

@@ -70,6 +70,55 @@ def device_of(model) -> "torch.device":  # noqa: F821 (torch is imported on use)
     return first.device if first is not None else torch.device("cpu")
 
 
+def context_length(model) -> int | None:
+    """The most tokens one sequence can hold in ``model``, found from its position table; None for
+    a model without one (rotary or relative positions have no fixed limit to read).
+
+    The table's size is ``n_positions`` (GPT-2) or ``max_position_embeddings`` (BERT family), but
+    RoBERTa-style models number their positions from ``padding_idx + 1``: the rows up to the
+    padding index are never a position, so ``roberta-base``'s 514 rows hold 512 tokens. That is
+    read from the position table itself (an embedding of that size, other than the token
+    embeddings, with a padding index), not from the model's name.
+
+    >>> from transformers import RobertaConfig, RobertaModel
+    >>> context_length(RobertaModel(RobertaConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
+    ...     num_attention_heads=2, intermediate_size=32, max_position_embeddings=66, pad_token_id=1)))
+    64
+    """
+    from torch import nn
+
+    config = getattr(model, "config", None)
+    sizes = (getattr(config, name, None) for name in ("n_positions", "max_position_embeddings"))
+    rows = next((value for value in sizes if isinstance(value, int) and not isinstance(value, bool) and value > 0),
+                None)
+    if rows is None:
+        return None
+    tokens = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    tables = [m for m in model.modules()
+              if isinstance(m, nn.Embedding) and m is not tokens and m.num_embeddings == rows]
+    if tables and all(m.padding_idx is not None for m in tables):
+        return rows - (max(m.padding_idx for m in tables) + 1)
+    return rows
+
+
+# transformers sets model_max_length to int(1e30) when a tokenizer's files do not say: no limit known
+_NO_LIMIT = 1_000_000
+
+
+def tokenizer_context(tokenizer) -> int | None:
+    """The context a tokenizer was saved with (``model_max_length``: 512 for ``bert-base-uncased``,
+    1024 for ``gpt2``), or None where its files do not say.
+
+    >>> from transformers import AutoTokenizer
+    >>> tokenizer_context(AutoTokenizer.from_pretrained(TINY_GPT2))
+    512
+    """
+    value = getattr(tokenizer, "model_max_length", None)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < _NO_LIMIT:
+        return None
+    return value
+
+
 @contextmanager
 def eval_mode(model):
     """Run the block with ``model`` in eval mode (no dropout), then put back the train/eval

@@ -72,6 +72,8 @@ class CourseConfig:
     seed: int
     versions: dict[str, str] = field(default_factory=dict)
     version_problems: tuple[str, ...] = ()
+    # The roles ("encoder", "causal_lm") whose model the learner chose instead of the profile's.
+    own_models: tuple[str, ...] = ()
 
     @property
     def encoder(self) -> str:
@@ -80,6 +82,11 @@ class CourseConfig:
     @property
     def causal_lm(self) -> str:
         return self.sizes.causal_lm
+
+    @property
+    def models(self) -> dict[str, str]:
+        """The models this run uses, by role, as recorded with its results (see :func:`describe_model`)."""
+        return {"encoder": describe_model(self.encoder), "causal_lm": describe_model(self.causal_lm)}
 
     @property
     def precision_args(self) -> dict[str, bool]:
@@ -96,8 +103,8 @@ class CourseConfig:
         lines = [
             f"profile    {self.profile}  ({self.reason})",
             f"device     {self.device}, precision {self.precision}, {self.threads} torch thread(s), seed {self.seed}",
-            f"encoder    {_short(s.encoder)}",
-            f"causal LM  {_short(s.causal_lm)}",
+            f"encoder    {describe_model(s.encoder)}{_yours('encoder', self.own_models)}",
+            f"causal LM  {describe_model(s.causal_lm)}{_yours('causal_lm', self.own_models)}",
             f"sizes      classification train examples: {train}, batch {s.train_batch_size} "
             f"(eval {s.eval_batch_size}), max_length {s.max_length}; default LM epochs {s.lm_epochs} "
             "(lessons 04 and 05 set their own)",
@@ -119,8 +126,73 @@ def _recipes_line(cfg) -> str:
     return f"classifier ({which}): " + ", ".join(parts) + "; each until validation stops improving"
 
 
-def _short(name: str) -> str:
-    return f"{os.path.basename(name)} (bundled, offline)" if os.path.isabs(name) else f"{name} (Hub)"
+def describe_model(name: str) -> str:
+    """A model name as the setup summary and the recorded results give it: the bundled tiny models
+    by their folder's name, a local folder by its full path, a Hub id as it is.
+
+    >>> describe_model(models.TINY_ENCODER), describe_model("gpt2")
+    ('tiny-distilbert (bundled, offline)', 'gpt2 (Hub)')
+    """
+    if os.path.dirname(os.path.abspath(name)) == os.path.abspath(models.TINY_MODELS_DIR):
+        return f"{os.path.basename(name)} (bundled, offline)"
+    if _is_local(name):
+        return f"{os.path.abspath(os.path.expanduser(name))} (local folder)"
+    return f"{name} (Hub)"
+
+
+def _yours(role: str, own: tuple[str, ...]) -> str:
+    return "  <- yours: real-model recipes unless you pass your own values" if role in own else ""
+
+
+def _is_local(name: str) -> bool:
+    """Whether a model name means a folder on this machine rather than a Hub id."""
+    return (os.path.isabs(name) or name.startswith((".", "~")) or os.path.isdir(os.path.expanduser(name)))
+
+
+MODEL_ROLES = {"encoder": "COURSE_ENCODER", "causal_lm": "COURSE_CAUSAL_LM"}
+
+
+def choose_model(role: str, given: str | None, profile: str, env: Mapping[str, str] | None = None) -> str:
+    """The model a lesson uses for ``role`` (``"encoder"`` or ``"causal_lm"``): ``given`` (the
+    lesson's ``ENCODER`` / ``CAUSAL_LM`` parameter), else the environment variable ``COURSE_ENCODER``
+    / ``COURSE_CAUSAL_LM``, else the profile's. A Hub id or a local folder; a folder must hold a
+    ``config.json``, and a Hub id needs the network, which the smoke profile never uses.
+
+    >>> choose_model("encoder", None, "cpu", env={})
+    'distilbert-base-uncased'
+    >>> choose_model("causal_lm", None, "cpu", env={"COURSE_CAUSAL_LM": "gpt2-medium"})
+    'gpt2-medium'
+    """
+    if role not in MODEL_ROLES:
+        raise ValueError(f"Unknown model role {role!r}; the course's roles are {sorted(MODEL_ROLES)}.")
+    env = os.environ if env is None else env
+    variable = MODEL_ROLES[role]
+    if given is None:
+        given = env.get(variable, "").strip() or None
+        source = f"{variable}={given!r}"
+    else:
+        source = f"{role}={given!r}"
+    if given is None:
+        return getattr(SIZES[profile], role)
+    if not isinstance(given, str) or not given.strip():
+        raise ValueError(f"{source}: a model must be a Hub id (such as 'bert-base-uncased') or the path of a "
+                         "folder saved with save_pretrained; None uses the profile's model.")
+    given = given.strip()
+    if _is_local(given):
+        folder = os.path.abspath(os.path.expanduser(given))
+        if not os.path.isfile(os.path.join(folder, "config.json")):
+            raise FileNotFoundError(
+                f"{source}: no config.json in {folder}. Point it at a folder written by "
+                "model.save_pretrained(folder) and tokenizer.save_pretrained(folder), or give a Hub id.")
+        return folder
+    if profile == "smoke":
+        raise ValueError(
+            f"{source} names a Hub model, but the smoke profile is offline and never downloads. Use the cpu or "
+            "gpu profile on a machine that reaches the Hub (PROFILE = 'cpu'), or a local folder of the model.")
+    return given
+
+
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -202,17 +274,53 @@ def choose_precision(device: str, capability: tuple[int, int] | None = None) -> 
     return "bf16" if capability[0] >= 8 else "fp16"
 
 
+def precision_override(device: str, env: Mapping[str, str] | None = None,
+                       capability: tuple[int, int] | None = None) -> str | None:
+    """``COURSE_PRECISION`` (fp32, fp16 or bf16) if set and usable on ``device``, else None.
+
+    A recent GPU would train in bf16; ``COURSE_PRECISION=fp16`` makes it take the fp16 path (with
+    loss scaling) that Colab's T4 takes, so that path can be tested on the machine at hand.
+
+    >>> precision_override("cuda", {"COURSE_PRECISION": "fp16"}, capability=(9, 0))
+    'fp16'
+    >>> precision_override("cpu", {}) is None
+    True
+    """
+    env = os.environ if env is None else env
+    value = env.get("COURSE_PRECISION", "").strip().lower()
+    if not value:
+        return None
+    if value not in PRECISIONS:
+        raise ValueError(f"COURSE_PRECISION={value!r} is not a precision; use one of {', '.join(PRECISIONS)} "
+                         "(or unset it to choose from the device).")
+    if device != "cuda" and value != "fp32":
+        raise ValueError(f"COURSE_PRECISION={value} needs a CUDA GPU; on {device} the course trains in fp32. "
+                         "Unset COURSE_PRECISION or use the gpu profile on a GPU.")
+    if value == "bf16":
+        if capability is None:
+            import torch
+
+            capability = torch.cuda.get_device_capability()
+        if capability[0] < 8:
+            raise ValueError(f"COURSE_PRECISION=bf16 needs compute capability 8.0 or newer (this GPU has "
+                             f"{capability[0]}.{capability[1]}): use fp16.")
+    return value
+
+
 def choose_thread_count(env: Mapping[str, str] | None = None, cpus: int | None = None) -> int:
     """Torch threads for this process.
 
-    ``COURSE_THREADS`` wins. Under pytest-xdist the machine's CPUs are shared between the
-    workers, because oversubscribed threads slow training many times over (one training step
-    ran 40x slower on a 2-core machine).
+    ``COURSE_THREADS`` wins. Under pytest-xdist, and under a launcher that starts several
+    training processes on one machine, the machine's CPUs are shared between them, because
+    oversubscribed threads slow training many times over (one training step ran 40x slower on a
+    2-core machine).
 
     >>> choose_thread_count({"PYTEST_XDIST_WORKER_COUNT": "2"}, cpus=2)
     1
     >>> choose_thread_count({}, cpus=8)
     8
+    >>> choose_thread_count({"LOCAL_WORLD_SIZE": "2"}, cpus=8)  # torchrun --nproc_per_node 2
+    4
     """
     env = os.environ if env is None else env
     if cpus is None:
@@ -222,10 +330,13 @@ def choose_thread_count(env: Mapping[str, str] | None = None, cpus: int | None =
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"COURSE_THREADS={value!r} must be a whole number of at least 1.")
         return int(value)
-    workers = env.get("PYTEST_XDIST_WORKER_COUNT", "").strip()
-    if workers.isdigit() and int(workers) > 1:
-        return max(1, cpus // int(workers))
-    return max(1, cpus)
+    sharing = 1
+    # test workers, and the processes a launcher (torchrun, accelerate launch) starts on this machine
+    for variable in ("PYTEST_XDIST_WORKER_COUNT", "LOCAL_WORLD_SIZE"):
+        value = env.get(variable, "").strip()
+        if value.isdigit() and int(value) > 1:
+            sharing *= int(value)
+    return max(1, cpus // sharing)
 
 
 def _parse(version: str) -> tuple[int, ...]:
@@ -285,13 +396,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True, **overrides) -> CourseConfig:
+def setup(profile: str | None = None, *, encoder: str | None = None, causal_lm: str | None = None,
+          seed: int = 0, verbose: bool = True, **overrides) -> CourseConfig:
     """Prepare this process for a lesson and return its :class:`CourseConfig`.
 
     Picks the profile (``profile`` argument, else :func:`select_profile`), seeds Python, NumPy
-    and torch, sets torch's thread count, picks device and precision, and checks the installed
-    ``transformers`` and ``datasets`` against the supported range. ``overrides`` replace fields
-    of the profile's :class:`ProfileSizes` (for example ``epochs=1``).
+    and torch, sets torch's thread count, picks device and precision (``COURSE_PRECISION``
+    overrides it on a GPU), and checks the installed ``transformers`` and ``datasets`` against the
+    supported range. ``encoder`` and ``causal_lm`` bring your own model (a Hub id or a local
+    folder; None: ``COURSE_ENCODER`` / ``COURSE_CAUSAL_LM``, else the profile's, see
+    :func:`choose_model`). ``overrides`` replace fields of the profile's :class:`ProfileSizes`
+    (for example ``max_length=256``).
     """
     import torch
 
@@ -306,7 +421,10 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True, **
             f"Unknown setting(s) {sorted(unknown)}; a profile has: "
             f"{', '.join(ProfileSizes.__dataclass_fields__)}."
         )
-    sizes = replace(SIZES[chosen], **overrides)
+    chosen_models = {role: choose_model(role, given, chosen)
+                     for role, given in (("encoder", encoder), ("causal_lm", causal_lm))}
+    sizes = replace(SIZES[chosen], **chosen_models, **overrides)
+    own = tuple(role for role, name in chosen_models.items() if name != getattr(SIZES[chosen], role))
     if chosen == "gpu" and not torch.cuda.is_available():
         raise RuntimeError(
             "The gpu profile needs a CUDA device and torch sees none. On Colab: Runtime > "
@@ -334,7 +452,7 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True, **
         reason=reason,
         sizes=sizes,
         device=device,
-        precision=choose_precision(device),
+        precision=precision_override(device) or choose_precision(device),
         threads=threads,
         seed=seed,
         versions={
@@ -344,6 +462,7 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True, **
             "datasets": _installed("datasets") or "missing",
         },
         version_problems=tuple(check_versions()),
+        own_models=own,
     )
     if verbose:
         print(config.summary())

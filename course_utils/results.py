@@ -61,18 +61,47 @@ def format_value(value: Any, fmt: str | None = None) -> str:
     return str(value)
 
 
+OWN_MODELS_FOLDER = "own-models"
+
+
+def own_models_folder(models: dict[str, str]) -> str:
+    """The sub-folder of the results folder where a run with a learner's own models records.
+
+    >>> own_models_folder({"encoder": "/home/me/bert-mini (local folder)", "causal_lm": "gpt2 (Hub)"})
+    'own-models/bert-mini__gpt2'
+    """
+    def slug(description: str) -> str:
+        name = description.rsplit(" (", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name) or "model"
+
+    return f"{OWN_MODELS_FOLDER}/{slug(models['encoder'])}__{slug(models['causal_lm'])}"
+
+
 class Results:
     """The recorded results of one lesson, saved to ``<folder>/<lesson>.json`` on each record.
 
-    A run starts a fresh file, so results from an earlier run never mix with this one's.
+    A run starts a fresh file, so results from an earlier run never mix with this one's. Given the
+    lesson's ``config`` (what :func:`course_utils.setup` returned), the file names the models that
+    produced the results; a run with a model the learner chose (``ENCODER`` / ``CAUSAL_LM``) records
+    into ``<folder>/own-models/<models>/``, so it never replaces the results of the profile's models.
     """
 
-    def __init__(self, lesson: str, profile: str, folder: str | Path | None = None):
+    def __init__(self, lesson: str, profile: str | None = None, folder: str | Path | None = None, *,
+                 config=None):
         if not lesson or not isinstance(lesson, str):
             raise ValueError("lesson must be the notebook's name, for example '00_setup_check'.")
+        if (profile is None) == (config is None):
+            raise TypeError("Give the lesson's config (Results(lesson, config=cfg)) or a profile name, not both.")
+        if config is not None and profile is None:
+            profile = config.profile
         self.lesson = lesson
         self.profile = profile
-        self.path = Path(folder or default_folder()) / f"{lesson}.json"
+        self.models = dict(config.models) if config is not None else None
+        self.own_models = tuple(config.own_models) if config is not None else ()
+        base = Path(folder or default_folder())
+        if self.own_models:
+            base = base / own_models_folder(self.models)
+        self.path = base / f"{lesson}.json"
         self.values: dict[str, dict[str, Any]] = {}
         self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._save()
@@ -111,8 +140,11 @@ class Results:
         return Markdown(self.text(template, **extra))
 
     def _save(self) -> None:
-        payload = {"lesson": self.lesson, "profile": self.profile, "started": self.started,
-                   "values": self.values}
+        payload = {"lesson": self.lesson, "profile": self.profile, "started": self.started}
+        if self.models is not None:
+            payload["models"] = self.models
+            payload["own_models"] = list(self.own_models)
+        payload["values"] = self.values
         write_atomic(self.path, json.dumps(payload, indent=2) + "\n")
 
 
@@ -124,9 +156,147 @@ def load_all(folder: str | Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("[!_]*.json"))]
 
 
+MISSING = "\u2014"  # an em dash: the value was not recorded in that run
+
+
+def profile_folders(folder: str | Path) -> list[Path]:
+    """The sub-folders of a results folder that hold another run's lesson results, by name: the
+    GPU snapshot ``make results-gpu`` writes (``gpu/``, or ``gpu-fp16/`` with ``COURSE_PRECISION=fp16``).
+    A folder with no lesson JSON directly inside (such as ``own-models/``) is not one.
+
+    >>> import tempfile
+    >>> top = Path(tempfile.mkdtemp())
+    >>> _ = (top / "gpu").mkdir(), (top / "gpu" / "00_setup_check.json").write_text("{}")
+    >>> _ = (top / "own-models" / "a__b").mkdir(parents=True)
+    >>> [p.name for p in profile_folders(top)]
+    ['gpu']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No results folder at {folder}: run the lessons first (make run).")
+    return sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("[!_]*.json")))
+
+
+def _summary(folder: Path) -> dict | None:
+    path = folder / RUN_SUMMARY
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(summary, dict) or not isinstance(summary.get("lessons"), list):
+        raise ValueError(f"{path} is not a run summary (no 'lessons' list): rerun tools/run_lessons.py, "
+                         "which writes it.")
+    return summary
+
+
+def _precision(lessons: list[dict], summary: dict | None) -> str | None:
+    """The precision a run trained in: its summary's, else the one a lesson recorded."""
+    if summary and summary.get("precision") not in (None, "auto"):
+        return summary["precision"]
+    for lesson in lessons:
+        value = lesson.get("precision") or lesson.get("values", {}).get("precision", {}).get("value")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _column_label(name: str, lessons: list[dict], summary: dict | None) -> str:
+    """``gpu (NVIDIA H200, bf16)``: the run's folder, then the GPU and the precision it used."""
+    details = [d for d in ((summary or {}).get("gpu"), _precision(lessons, summary)) if d]
+    return f"{name} ({', '.join(details)})" if details else name
+
+
+def _runs(folder: Path) -> list[tuple[str, list[dict], dict | None, bool]]:
+    """``(column label, lessons, run summary, is the top folder)`` for the top folder (when it holds
+    results) and each profile sub-folder."""
+    runs = []
+    top = load_all(folder)
+    if top:
+        profiles = sorted({lesson["profile"] for lesson in top})
+        runs.append(("/".join(profiles), top, _summary(folder), True))
+    for sub in profile_folders(folder):
+        lessons, summary = load_all(sub), _summary(sub)
+        runs.append((_column_label(sub.name, lessons, summary), lessons, summary, False))
+    return runs
+
+
+def _headline_rows(runs) -> list[str]:
+    """One row per (lesson, headline), one value column per run; a headline a run lacks is a dash."""
+    by_run = [{lesson["lesson"]: lesson for lesson in lessons} for _, lessons, _, _ in runs]
+    names = sorted({name for lessons in by_run for name in lessons})
+    rows = []
+    for name in names:
+        keys: dict[str, str] = {}  # headline key -> label, in the first run's order, then the others'
+        for lessons in by_run:
+            for key, item in lessons.get(name, {}).get("values", {}).items():
+                if item.get("headline"):
+                    keys.setdefault(key, item["label"])
+        for key, label in keys.items():
+            cells = []
+            for lessons in by_run:
+                item = lessons.get(name, {}).get("values", {}).get(key)
+                cells.append(format_value(item["value"], item.get("fmt"))
+                             if item and item.get("headline") else MISSING)
+            rows.append(f"| {name} | {label} | {' | '.join(cells)} |")
+    return rows
+
+
+def _time_lines(runs) -> list[str]:
+    """The wall time of each lesson in each run that has a summary, and where each run was measured."""
+    timed = [(label, summary, top) for label, _, summary, top in runs if summary]
+    if not timed:
+        return []
+    seconds = [{r["lesson"]: r for r in summary["lessons"]} for _, summary, _ in timed]
+    names = list(dict.fromkeys(r["lesson"] for _, summary, _ in timed for r in summary["lessons"]))
+    lines = ["", "Run times, wall clock per lesson:", "",
+             f"| lesson | {' | '.join(label for label, _, _ in timed)} |", "|---|" + "---|" * len(timed)]
+    for name in names:
+        cells = []
+        for rows in seconds:
+            row = rows.get(name)
+            if row is None:
+                cells.append(MISSING)
+            else:
+                failed = " (failed)" if str(row.get("headline", "")).startswith("FAILED") else ""
+                cells.append(f"{row['seconds']:.0f} s{failed}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines.append("")
+    for label, summary, top in timed:
+        command = "make run" if top else "make results-gpu" if summary.get("profile") == "gpu" \
+            else "tools/run_lessons.py"
+        versions = "".join(f", {name} {summary[key]}" for name, key in (("torch", "torch"), ("CUDA", "cuda"))
+                           if summary.get(key))
+        lines.append(f"- {label}: measured by `{command}` on {summary['machine']} ({summary['cpus']} CPUs, "
+                     f"{summary['gpu'] or 'no GPU'}{versions}), {summary['date']}")
+    return lines
+
+
 def readme_section(folder: str | Path) -> str:
     """The README's results section from the JSON files: the headline values of each lesson
-    and, when ``_run_summary.json`` (written by ``make run``) is there, the measured run times."""
+    and, when ``_run_summary.json`` (written by ``make run``) is there, the measured run times.
+
+    When sub-folders hold other runs' results (``make results-gpu`` writes ``<folder>/gpu/``), the
+    headline table gets one value column per run beside the top folder's (``smoke | gpu (NVIDIA
+    H200, bf16)``, a dash where a run lacks a headline) and the run-time table one wall-time column
+    per run, each with its machine and GPU. Without sub-folders the section is the one-profile table.
+
+    >>> import tempfile
+    >>> top = Path(tempfile.mkdtemp())
+    >>> Results("00_demo", "smoke", top).record("ppl", 61.2, label="Perplexity", headline=True, fmt=".1f")
+    61.2
+    >>> Results("00_demo", "gpu", top / "gpu").record("ppl", 20.5, label="Perplexity", headline=True, fmt=".1f")
+    20.5
+    >>> [line for line in readme_section(top).splitlines() if "Perplexity" in line]
+    ['| 00_demo | Perplexity | 61.2 | 20.5 |']
+    """
+    folder = Path(folder)
+    runs = _runs(folder)
+    if any(not top for _, _, _, top in runs):
+        lines = [BEGIN, "", f"| lesson | result | {' | '.join(label for label, _, _, _ in runs)} |",
+                 "|---|---|" + "---|" * len(runs)]
+        lines += _headline_rows(runs)
+        lines += _time_lines(runs)
+        lines += ["", END]
+        return "\n".join(lines)
     lines = [BEGIN, "", "| lesson | profile | result | value |", "|---|---|---|---|"]
     for lesson in load_all(folder):
         for item in lesson["values"].values():

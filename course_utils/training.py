@@ -15,11 +15,12 @@ what a ``Trainer`` that only predicts needs.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from torch import nn
 
-from course_utils.models import parameter_count
+from course_utils.models import context_length, parameter_count
 
 
 def optimizer_steps(train_examples: int, batch_size: int, epochs: float) -> int:
@@ -72,10 +73,25 @@ def base_args(cfg, output_dir: str, *, total_steps: int, **overrides):
     return TrainingArguments(**{**defaults, **overrides})
 
 
+def world_size(env=None) -> int:
+    """How many processes train together: ``WORLD_SIZE``, which ``torchrun`` and ``accelerate launch``
+    set for each process they start; 1 in a notebook or a plain ``python`` run.
+
+    >>> world_size({}), world_size({"WORLD_SIZE": "4"})
+    (1, 4)
+    """
+    value = (os.environ if env is None else env).get("WORLD_SIZE", "").strip() or "1"
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"WORLD_SIZE={value!r} must be a whole number of at least 1 (the launcher sets it).")
+    return int(value)
+
+
 def _steps(cfg, train_examples: int, overrides: dict, epochs: float) -> tuple[float, int, int]:
-    """``(epochs, batch size, optimizer steps)`` of a preset, as ``overrides`` leave them."""
+    """``(epochs, global batch size, optimizer steps)`` of a preset, as ``overrides`` leave them.
+    Each of the :func:`world_size` processes takes its own batch per step, so a step consumes
+    their sum: the same number of steps as one process whose batch is that sum."""
     epochs = overrides.get("num_train_epochs", epochs)
-    batch = overrides.get("per_device_train_batch_size", cfg.sizes.train_batch_size)
+    batch = overrides.get("per_device_train_batch_size", cfg.sizes.train_batch_size) * world_size()
     return epochs, batch, optimizer_steps(train_examples, batch, epochs)
 
 
@@ -108,7 +124,7 @@ def training_args(cfg, output_dir: str, *, train_examples: int, recipe=None, **o
         learning_rate=recipe.learning_rate,
         warmup_steps=max(1, round(recipe.warmup_epochs * optimizer_steps(train_examples, batch, 1))),
         weight_decay=0.01,
-        per_device_train_batch_size=batch,
+        per_device_train_batch_size=overrides["per_device_train_batch_size"],
         per_device_eval_batch_size=s.eval_batch_size,
         save_total_limit=1,
         save_only_model=True,  # no optimizer state on disk: the best model is what we reload
@@ -127,10 +143,10 @@ def lm_args(cfg, output_dir: str, *, train_examples: int, **overrides):
     >>> args.num_train_epochs, args.warmup_steps, args.logging_steps, args.save_strategy.value
     (2, 1, 1, 'no')
     """
-    epochs, batch, total_steps = _steps(cfg, train_examples, overrides, cfg.sizes.lm_epochs)
+    epochs, _, total_steps = _steps(cfg, train_examples, overrides, cfg.sizes.lm_epochs)
     preset = dict(
         num_train_epochs=epochs,
-        per_device_train_batch_size=batch,
+        per_device_train_batch_size=cfg.sizes.train_batch_size,
         logging_strategy="steps",
         logging_steps=max(1, total_steps // 10),
         save_strategy="no",
@@ -298,10 +314,18 @@ def check_classifier_setup(model, tokenizer, dataset, *, text_col: str = "text",
     if len(tokenizer) > vocab:
         raise ValueError(f"The tokenizer has {len(tokenizer)} tokens but the model's embedding has "
                          f"{vocab} rows: load the tokenizer that belongs to this model.")
+    context = context_length(model)
     splits = dataset.items() if hasattr(dataset, "items") else [("dataset", dataset)]
     for split, part in splits:
         if len(part) == 0:
             raise ValueError(f"The {split} split is empty.")
+        if context is not None and "input_ids" in part.column_names:
+            longest = max(len(ids) for ids in part["input_ids"])
+            if longest > context:
+                raise ValueError(
+                    f"The {split} split has an example of {longest} tokens, but {type(model).__name__} holds "
+                    f"{context} tokens: tokenize with max_length={context} or less (tokenize_splits(splits, "
+                    f"tokenizer, {context}), or course_utils.setup(..., max_length={context})).")
         for col in (text_col, label_col):
             if col not in part.column_names:
                 raise ValueError(f"The {split} split has no column {col!r}; its columns are "

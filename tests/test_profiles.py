@@ -123,3 +123,32 @@ def test_setup_gpu_without_cuda_is_a_clear_error(monkeypatch):
 def test_setup_bad_profile():
     with pytest.raises(ValueError, match="Valid values"):
         course_utils.setup(profile="large")
+
+
+def test_a_model_the_learner_names_is_checked_before_any_lesson_runs(tmp_path):
+    from course_utils.profiles import choose_model
+
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        choose_model("encoder", str(tmp_path), "cpu", env={})
+    with pytest.raises(ValueError, match="smoke profile is offline"):
+        choose_model("encoder", "bert-base-uncased", "smoke", env={})
+    with pytest.raises(ValueError, match="Hub id"):
+        choose_model("causal_lm", "  ", "cpu", env={})
+    with pytest.raises(ValueError, match="Unknown model role"):
+        choose_model("decoder", None, "cpu", env={})
+    assert choose_model("encoder", "roberta-base", "gpu", env={"COURSE_ENCODER": "bert-base-uncased"}) == "roberta-base"
+    assert choose_model("encoder", None, "gpu", env={"COURSE_ENCODER": "bert-base-uncased"}) == "bert-base-uncased"
+
+
+def test_course_precision_overrides_only_what_the_device_can_do():
+    from course_utils.profiles import precision_override
+
+    assert precision_override("cuda", {"COURSE_PRECISION": "FP16"}, capability=(8, 0)) == "fp16"
+    assert precision_override("cuda", {"COURSE_PRECISION": "bf16"}, capability=(9, 0)) == "bf16"
+    assert precision_override("cpu", {"COURSE_PRECISION": "fp32"}) == "fp32"
+    with pytest.raises(ValueError, match="compute capability 8.0"):
+        precision_override("cuda", {"COURSE_PRECISION": "bf16"}, capability=(7, 5))
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        precision_override("cpu", {"COURSE_PRECISION": "fp16"})
+    with pytest.raises(ValueError, match="not a precision"):
+        precision_override("cuda", {"COURSE_PRECISION": "half"}, capability=(8, 0))

@@ -27,9 +27,12 @@ from course_utils.grading.loading import collect_submissions, load_assignment
 from course_utils.grading.processes import kill_run
 from course_utils.grading.sandbox import choose_sandbox
 
+# The course's own choices, passed to the kernels and part of what a resume marker must match: grading
+# with another model (COURSE_ENCODER=...) regrades everyone.
+_COURSE_CHOICES = ("COURSE_ENCODER", "COURSE_CAUSAL_LM", "COURSE_PRECISION")
 # Passed on to the kernel; everything else in the grader's environment (tokens, keys) is not.
 _ENV_ALLOWED = {"PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE",
-                "HF_DATASETS_CACHE", "TORCH_HOME"}
+                "HF_DATASETS_CACHE", "TORCH_HOME", *_COURSE_CHOICES}
 
 
 def grade_submissions(assignment: QuestionSet | str | Path, submissions: Iterable[str | Path], out: str | Path, *,
@@ -72,7 +75,9 @@ def grade_submissions(assignment: QuestionSet | str | Path, submissions: Iterabl
     for sub in ("state", "feedback", "executed"):
         (out / sub).mkdir(exist_ok=True)
         os.chmod(out / sub, 0o700)  # other students' grades are nobody's business
+    choices = {k: base_env[k] for k in _COURSE_CHOICES if base_env.get(k)}
     write_atomic(meta_path, json.dumps({"assignment": qs.name, "title": qs.title, "profile": profile,
+                                        "course_choices": choices,
                                         "questions": [q.name for q in qs.questions], "max_points": qs.max_points,
                                         "hidden_checks": str(hidden_checks) if hidden_checks else None,
                                         "ran_as": sandbox.description, "ran_as_note": sandbox.note,
@@ -82,7 +87,7 @@ def grade_submissions(assignment: QuestionSet | str | Path, submissions: Iterabl
                                        indent=1), mode=PRIVATE)
     ctx = Context(qs=qs, out=out, profile=profile, cell_timeout=cell_timeout, total_timeout=total_timeout,
                   memory_gb=memory_gb, output_limit=int(output_limit), jobs=max(1, int(jobs)), sandbox=sandbox,
-                  base_env=base_env, fingerprint=fingerprint(qs, profile, hidden_checks), package_dir=package_dir,
+                  base_env=base_env, fingerprint=fingerprint(qs, "|".join([profile, *(f"{k}={v}" for k, v in choices.items())]), hidden_checks), package_dir=package_dir,
                   readback_timeout=readback_timeout)
     # The grader writes no bytecode either while it grades, so the package's __pycache__ changes
     # only if a submission changes it.
