@@ -11,7 +11,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install kernel lab test run benchmark results models data lock clean
+.PHONY: help install kernel lab test run benchmark results results-gpu models data lock clean
 
 help:
 	@echo "make lab      install (first time), register the kernel, open JupyterLab on notebooks/"
@@ -19,11 +19,14 @@ help:
 	@echo "make run      execute every lesson headless in the detected profile; print a summary"
 	@echo "make benchmark  every lesson in every profile this machine can run, with wall times"
 	@echo "make results  copy build/results to course_utils/snapshot/, regenerate the README's results and docs/cheatsheet.md"
+	@echo "make results-gpu  on a CUDA machine with Hub access: every lesson in the gpu profile, kept in course_utils/snapshot/gpu/"
+	@echo "                  and shown in the README beside the smoke results (COURSE_PRECISION=fp16: the T4's path, in gpu-fp16/)"
 	@echo "make models   rebuild the tiny pretrained models (deterministic, up to an hour on 2 cores; times in the model cards)"
 	@echo "make data     rebuild the bundled data and its card from data_src/ (deterministic)"
 
 # A virtual environment with the exact versions of the lock file; redone when either changes.
-$(STAMP): $(LOCK) pyproject.toml
+# __init__.py holds the version: a bump reinstalls, so the installed metadata agrees with it.
+$(STAMP): $(LOCK) pyproject.toml course_utils/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
@@ -58,9 +61,22 @@ benchmark: install
 # Colab too; the README's results section is made from them.
 SNAPSHOT := course_utils/snapshot
 results:
-	rm -rf $(SNAPSHOT) && mkdir -p $(SNAPSHOT) && cp build/results/*.json $(SNAPSHOT)/
+	mkdir -p $(SNAPSHOT) && find $(SNAPSHOT) -maxdepth 1 -name '*.json' -delete && cp build/results/*.json $(SNAPSHOT)/
 	$(BIN)/python -m course_utils.results readme --results $(SNAPSHOT) --readme README.md
 	$(BIN)/python -m course_utils.cheatsheet --results $(SNAPSHOT) --out docs/cheatsheet.md
+
+# Every lesson in the gpu profile, stored as a GPU snapshot beside the smoke one and shown in the README.
+# run_lessons.py stops before any notebook when torch sees no CUDA device. A run with COURSE_PRECISION
+# (make results-gpu COURSE_PRECISION=fp16: on a bf16-capable GPU, the fp16 path Colab's T4 takes) is an
+# experiment on top of the GPU's own choice, so it is kept in gpu-<precision>/ and both stay in the README.
+# The build folder is cleared first so a lesson that no longer records cannot leave an older JSON behind;
+# a failing lesson stops make before the snapshot, leaving its results in build/results-gpu*/.
+GPU_RUN = gpu$(if $(strip $(COURSE_PRECISION)),-$(strip $(COURSE_PRECISION)),)
+results-gpu: install
+	rm -rf build/results-$(GPU_RUN)
+	$(BIN)/python tools/run_lessons.py --profile gpu --results build/results-$(GPU_RUN) --out build/notebooks-$(GPU_RUN)
+	rm -rf $(SNAPSHOT)/$(GPU_RUN) && mkdir -p $(SNAPSHOT)/$(GPU_RUN) && cp build/results-$(GPU_RUN)/*.json $(SNAPSHOT)/$(GPU_RUN)/
+	$(BIN)/python -m course_utils.results readme --results $(SNAPSHOT) --readme README.md
 
 models: install
 	$(BIN)/python -m course_utils.tiny_models build

@@ -16,7 +16,8 @@ Modules, one concern each:
   ``recipes`` (each classification method's recipe per profile), ``baselines`` (TF-IDF and
   feature-extraction baselines, their ``C`` chosen on validation), ``classifier`` (fine-tuning a
   classifier, the cached one of later lessons), ``lm`` (continued pretraining), ``instruct``
-  (instruction formatting, masking, generation), ``lora`` (low-rank adapters with the peft library);
+  (instruction formatting, masking, generation), ``lora`` (low-rank adapters with the peft library),
+  ``train`` (lessons 02 and 05's recipes as scripts, on one process or many under torchrun/accelerate);
 - measuring: ``evaluation`` (metrics, predictions by id, errors, calibration, plots), ``advice``
   (next steps derived rule by rule from measured errors), ``stats`` (bootstrap intervals),
   ``forgetting`` (perplexity, masked-LM loss, replay, weight anchor), ``comparisons``
@@ -32,6 +33,8 @@ Modules, one concern each:
   (atomic writes, careful reads), ``jsonable`` (plain JSON from a notebook's values).
 """
 
+# The one place the version is typed: pyproject.toml reads it, colab.RELEASE is "v" + it, and a
+# release is the tag of that name (docs/releasing.md).
 __version__ = "0.1.0"
 __all__ = ["PROFILES", "CourseConfig", "Results", "setup", "__version__"]
 
