@@ -21,6 +21,7 @@ import torch
 
 from course_utils import data
 from course_utils.evaluation import compute_metrics
+from course_utils.files import exclusive
 from course_utils.models import context_length, device_of, eval_mode, load_pretrained, tokenizer_context
 from course_utils.training import check_classifier_setup, divide_loss_for_accumulation, training_args
 
@@ -172,31 +173,33 @@ def train_or_load_classifier(cfg, *, seed: int = 0, retrain: bool = False, quick
     from course_utils.recipes import train_method
 
     folder = _cache_root() / f"classifier-{cfg.profile}-{_cache_key(cfg, seed, quick)}"
-    if retrain and folder.exists():
-        shutil.rmtree(folder)
-    if not (folder / "info.json").exists():
-        tokenizer = load_pretrained(AutoTokenizer, cfg.encoder)
-        splits = data.load_domain_splits(max_train=cfg.sizes.max_train_examples,
-                                         max_eval=cfg.sizes.max_eval_examples, seed=seed)
-        encoded = tokenize_splits(splits, tokenizer, cfg.sizes.max_length)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".training-"))
-        try:
-            run = train_method(cfg, "full", tokenizer, encoded, output_dir=str(work / "checkpoints"), seed=seed,
-                               quick=quick)
-            best = work / "model"
-            run.trainer.save_model(str(best))
-            info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed, "method": "full",
-                    "train_examples": len(encoded["train"]), "validation_examples": len(encoded["validation"]),
-                    **run.summary(), "history": run.history}
-            (best / "info.json").write_text(json.dumps(info, indent=2))
+    # One process trains, any other asking for the same classifier meanwhile waits and reloads it.
+    with exclusive(folder.parent / f".{folder.name}.lock"):
+        if retrain and folder.exists():
+            shutil.rmtree(folder)
+        if not (folder / "info.json").exists():
+            tokenizer = load_pretrained(AutoTokenizer, cfg.encoder)
+            splits = data.load_domain_splits(max_train=cfg.sizes.max_train_examples,
+                                             max_eval=cfg.sizes.max_eval_examples, seed=seed)
+            encoded = tokenize_splits(splits, tokenizer, cfg.sizes.max_length)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".training-"))
             try:
-                best.rename(folder)  # atomic: a concurrent run finds either nothing or a whole model
-            except OSError:
-                if not (folder / "info.json").exists():
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                run = train_method(cfg, "full", tokenizer, encoded, output_dir=str(work / "checkpoints"), seed=seed,
+                                   quick=quick)
+                best = work / "model"
+                run.trainer.save_model(str(best))
+                info = {"encoder": cfg.encoder, "profile": cfg.profile, "seed": seed, "method": "full",
+                        "train_examples": len(encoded["train"]), "validation_examples": len(encoded["validation"]),
+                        **run.summary(), "history": run.history}
+                (best / "info.json").write_text(json.dumps(info, indent=2))
+                try:
+                    best.rename(folder)  # atomic: a concurrent run finds either nothing or a whole model
+                except OSError:
+                    if not (folder / "info.json").exists():
+                        raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     info = json.loads((folder / "info.json").read_text())

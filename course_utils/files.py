@@ -20,6 +20,7 @@ import errno
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a link"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -159,3 +160,29 @@ def append_text(path: str | Path, text: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+@contextmanager
+def exclusive(lock_path: str | Path):
+    """Run the block while holding an exclusive lock on ``lock_path`` (created if missing), so that
+    two processes (two notebooks, two test workers) never do the same slow work at once: the second
+    waits, then finds the first one's result. Where the platform has no ``fcntl`` (Windows) the block
+    runs unlocked, which is only slower, never wrong, for callers that write their result atomically.
+
+    >>> import tempfile
+    >>> with exclusive(Path(tempfile.mkdtemp()) / "work.lock"):
+    ...     print("alone")
+    alone
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock

@@ -49,3 +49,28 @@ def test_train_or_load_classifier_trains_once_then_reloads(tmp_path, monkeypatch
     first = next(iter(model.state_dict().values()))
     assert np.allclose(first.numpy(), next(iter(again.state_dict().values())).numpy())
     assert json.loads((tmp_path / info["path"].split("/")[-1] / "info.json").read_text())["seed"] == 0
+
+
+def test_a_second_process_waits_for_the_first_rather_than_training_the_same_classifier(tmp_path):
+    """train_or_load_classifier holds files.exclusive while it checks the cache and trains: a second
+    caller (another notebook, another test worker) enters only once the first has left."""
+    import threading
+    import time
+
+    from course_utils.files import exclusive
+
+    events = []
+
+    def work(name):
+        with exclusive(tmp_path / ".classifier.lock"):
+            events.append(f"{name} in")
+            time.sleep(0.3)
+            events.append(f"{name} out")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert events == ["a in", "a out", "b in", "b out"]
