@@ -1,122 +1,214 @@
 """Challenge 1 (level 1): fine-tune a classifier to convergence and compare it with a tuned baseline.
 
-The data is the bundled domain data by default, or any CSV with ``text`` and ``label`` columns
-(:func:`read_labelled_csv` splits it; the notebook and these checks use the same function).
+The data is the course's by default, or the learner's own: a CSV, or a Hugging Face Hub dataset
+in the cpu and gpu profiles, loaded by :func:`course_utils.user_data.load_labelled_dataset`.
 The fine-tuned run is read from its log history: lesson 02's full fine-tuning recipe (its
 learning rate), evaluated after every epoch, ended by early stopping once validation macro-F1
 had stopped improving. Its report is checked against its test predictions. The baseline is
 recomputed here from the same data, its ``C`` chosen on the validation split as lesson 02 does;
 the paired interval of the difference and the verdict are recomputed from the predictions.
 
+Where the data comes from (``data_source``, the answer that names it):
+
+- ``"bundled"``: the course's data, recomputed here whatever the profile;
+- the learner's data, as the grader has it: the grader, which has only the notebook and no
+  network, cannot load it, so the notebook's last cell (:func:`save_answers`) saved the run's
+  answers and a record (the test labels, the baseline's validation macro-F1 and test predictions
+  for each ``C``) in the notebook's outputs; the grader checks on those the questions its own run
+  could not answer, each marked for review, with the record in its folder
+  (:mod:`course_utils.grading.saved`);
+- the learner's data, loaded in this process (the checks a notebook runs): recomputed from it;
+- a CSV of that name next to the notebook: read and recomputed from it.
+
+A learner's results on their own data are never compared with references computed on the
+course's data.
+
 The challenge promises no winner: whether fine-tuning beats a baseline tuned on validation is
 what it measures (with the smoke profile's tiny encoder and 160 training texts, a close call),
 and the verdict it checks is the one the paired interval supports, whichever that is.
-
->>> import pandas as pd, tempfile, os
->>> rows = [{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(40)]
->>> path = os.path.join(tempfile.mkdtemp(), "tiny.csv")
->>> pd.DataFrame(rows).to_csv(path, index=False)
->>> read_labelled_csv(path)["split"].value_counts().to_dict()
-{'train': 28, 'test': 8, 'validation': 4}
 """
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from course_utils import user_data
 from course_utils.exercises import checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
+from course_utils.grading.saved import SAVED_FILE
 
 NO_SOLUTION = ("A graded challenge shows no solution: the hints and lessons 02 and 03 have what you "
                "need, and your instructor shares a solution after the deadline.")
 
-TEST_SIZE, VALIDATION_SIZE, SPLIT_SEED = 0.2, 0.1, 0
-MIN_PER_LABEL = 10
-
 
 def read_labelled_csv(path) -> "pd.DataFrame":  # noqa: F821 (pandas is imported lazily)
-    """A CSV with ``text`` and ``label`` columns as ``id, text, label, split`` rows.
-
-    Rows without text or label are dropped and labels are read as text. A ``split`` column with
-    ``train`` / ``validation`` / ``test`` is kept (a missing validation part is taken from
-    train); without one, the rows are split 70 / 10 / 20, stratified by label, with a fixed seed.
-    """
-    import pandas as pd
-    from sklearn.model_selection import train_test_split
-
-    frame = pd.read_csv(path)
-    missing = [c for c in ("text", "label") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path} has no column(s) {missing}; its columns are {list(frame.columns)}. "
-                         "Rename them to 'text' and 'label'.")
-    frame = frame.dropna(subset=["text", "label"])
-    frame = frame[frame["text"].astype(str).str.strip() != ""].reset_index(drop=True)
-    frame["text"], frame["label"] = frame["text"].astype(str), frame["label"].astype(str)
-    if "id" not in frame.columns:
-        frame["id"] = [f"row-{i:05d}" for i in range(len(frame))]
-    frame["id"] = frame["id"].astype(str)
-    small = frame["label"].value_counts()
-    small = small[small < MIN_PER_LABEL]
-    if len(small):
-        raise ValueError(f"Labels with fewer than {MIN_PER_LABEL} rows cannot be split and learned: "
-                         f"{small.to_dict()}. Add examples or drop those labels.")
-    if "split" in frame.columns:
-        frame["split"] = frame["split"].astype(str).str.strip().str.lower()
-        unknown = sorted(set(frame["split"]) - {"train", "validation", "test"})
-        if unknown or not {"train", "test"} <= set(frame["split"]):
-            raise ValueError("The split column must hold 'train' and 'test' (and optionally "
-                             f"'validation'); found {sorted(set(frame['split']))}.")
-        if "validation" not in set(frame["split"]):
-            train = frame[frame["split"] == "train"]
-            _, validation = train_test_split(train, test_size=VALIDATION_SIZE, random_state=SPLIT_SEED,
-                                             stratify=train["label"])
-            frame.loc[validation.index, "split"] = "validation"
-        return frame[["id", "text", "label", "split"]]
-    rest, test = train_test_split(frame, test_size=TEST_SIZE, random_state=SPLIT_SEED,
-                                  stratify=frame["label"])
-    train, validation = train_test_split(rest, test_size=VALIDATION_SIZE / (1 - TEST_SIZE),
-                                         random_state=SPLIT_SEED, stratify=rest["label"])
-    frame["split"] = "train"
-    frame.loc[validation.index, "split"] = "validation"
-    frame.loc[test.index, "split"] = "test"
-    return frame[["id", "text", "label", "split"]]
+    """A CSV with ``text`` and ``label`` columns as ``id, text, label, split`` rows
+    (:func:`course_utils.user_data.read_labelled_csv` with those two columns named)."""
+    return user_data.read_labelled_csv(path, text_column="text", label_column="label")
 
 
 class Source(NamedTuple):
-    """The data a learner used: the test frame, the candidate training splits, validation, labels."""
+    """The data a learner used: the test frame, the candidate training splits, validation, labels.
+
+    From a saved record there are no texts: ``trains`` and ``validation`` are None and ``grid``
+    holds the baseline's validation macro-F1 and test predictions for each ``C`` instead.
+    """
 
     test: "pd.DataFrame"  # noqa: F821 (pandas is imported lazily)
-    trains: dict  # {readable name: (texts, labels)}
-    validation: tuple  # (texts, labels)
+    trains: dict | None  # {readable name: (texts, labels)}
+    validation: tuple | None  # (texts, labels)
     labels: list
+    name: str = user_data.BUNDLED
+    grid: dict | None = None  # {C: (validation macro-F1, test predictions)}
 
 
 def _source(values, workdir) -> Source:
-    """The bundled data or the learner's CSV, as named by ``data_source``."""
+    """The data ``data_source`` names: the course's, loaded here, a CSV next to the notebook, a saved record."""
     source = values["data_source"]
-    if source == "bundled":
+    if source == user_data.BUNDLED:
         from course_utils import data
 
         return Source(checks.test_frame(), checks.training_splits(), checks.validation_split(), list(data.LABELS))
-    if not isinstance(source, str):
-        raise Wrong("data_source should be 'bundled' or the CSV's file name.")
+    if not isinstance(source, str) or not source.strip():
+        raise Wrong("data_source should be 'bundled' or the name of your data (DATASET, as the data cell sets it).")
     folder = Path(workdir).resolve()
-    for candidate in (folder / source, folder / Path(source).name):
-        path = candidate.resolve()
-        if path.is_file() and path.is_relative_to(folder):  # never read a file outside the submission
-            frame = read_labelled_csv(path)
-            part = {name: frame[frame["split"] == name] for name in ("train", "validation", "test")}
-            return Source(part["test"].reset_index(drop=True),
-                          {f"the training split of {path.name}": (tuple(part["train"]["text"]),
-                                                                  tuple(part["train"]["label"]))},
-                          (tuple(part["validation"]["text"]), tuple(part["validation"]["label"])),
-                          sorted(frame["label"].unique()))
-    raise Wrong(f"the CSV {source!r} was not found next to the notebook, so this answer cannot be "
-                "recomputed: put the CSV in the notebook's folder and set CSV_PATH to its file name. "
-                "(The grader has only the course's data: hand in with CSV_PATH = None.)")
+    if (folder / SAVED_FILE).is_file():  # the grader's own folder, holding the record the run saved
+        return _from_record(source, json.loads((folder / SAVED_FILE).read_text(encoding="utf-8")))
+    here = user_data.loaded(source)
+    if here is not None:  # the notebook's own checks: the very splits it loaded
+        return _from_splits(source, here.frames(), here.labels)
+    if user_data.is_csv(source):
+        for candidate in (folder / source, folder / Path(source).name):
+            path = candidate.resolve()
+            if path.is_file() and path.is_relative_to(folder):  # never read a file outside the submission
+                return _from_csv(source, path)
+    raise Wrong(f"the data {source!r} was not found next to the notebook, so this answer cannot be checked here. "
+                "Run the notebook from the top (the data cell loads it). For the grader, which has only your "
+                "notebook, run its last cell (it saves your run's answers) and hand the notebook in with its outputs.")
+
+
+def _from_splits(name: str, frames: dict, labels: list, trains: dict | None = None) -> Source:
+    def pair(frame):
+        return tuple(frame["text"]), tuple(frame["label"])
+
+    return Source(frames["test"].reset_index(drop=True),
+                  trains or {f"the training split of {name}": pair(frames["train"])},
+                  pair(frames["validation"]), list(labels), name)
+
+
+def _from_csv(name: str, path: Path) -> Source:
+    """A CSV next to the notebook, its training split whole or as the smoke profile caps it."""
+    from course_utils.profiles import SIZES
+
+    try:
+        frame = user_data.read_labelled_csv(path)
+    except ValueError as error:
+        raise Wrong(f"{name} cannot be read as the notebook reads it: {error}") from None
+    frames = {split: frame[frame["split"] == split] for split in user_data.SPLITS}
+    trains = {f"the training split of {path.name}": (tuple(frames["train"]["text"]), tuple(frames["train"]["label"]))}
+    cap = SIZES["smoke"].max_train_examples
+    capped = user_data.capped(frames["train"], cap, seed=0)
+    if len(capped) < len(frames["train"]):
+        trains[f"the smoke profile's {cap} training texts of {path.name}"] = (tuple(capped["text"]),
+                                                                             tuple(capped["label"]))
+    return _from_splits(name, frames, user_data.label_names_of(frame["label"]), trains)
+
+
+def _damaged(what: str) -> Wrong:
+    return Wrong(f"the record your run saved is damaged ({what}): run the notebook again, then its last cell, "
+                 "and hand it in with its outputs.")
+
+
+def _from_record(name: str, record) -> Source:
+    """The test labels and baseline scores the learner's run saved (see :func:`run_record`)."""
+    import pandas as pd
+
+    if not isinstance(record, dict):
+        raise _damaged("not a JSON object")
+    if record.get("name") != name:
+        raise Wrong(f"the saved record is for the data {record.get('name')!r}, but data_source is {name!r}: run the "
+                    "notebook from the top, then its last cell.")
+    labels = record.get("labels")
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
+        raise _damaged("its labels")
+
+    def names(ids, what):
+        if not (isinstance(ids, list) and ids and all(isinstance(i, int) and 0 <= i < len(labels) for i in ids)):
+            raise _damaged(what)
+        return [labels[i] for i in ids]
+
+    test_labels = names(record.get("test_labels"), "its test labels")
+    test_ids = record.get("test_ids")
+    if not (isinstance(test_ids, list) and len(test_ids) == len(test_labels) and len(set(map(str, test_ids)))
+            == len(test_ids)):
+        raise _damaged("its test ids")
+    baseline = record.get("baseline")
+    if not isinstance(baseline, dict) or not all(isinstance(baseline.get(k), list) for k in
+                                                 ("C", "val_macro_f1", "test_predictions")):
+        raise _damaged("its baseline scores")
+    if not len(baseline["C"]) == len(baseline["val_macro_f1"]) == len(baseline["test_predictions"]) > 0:
+        raise _damaged("its baseline scores")
+    grid = {}
+    for c, val, predicted in zip(baseline["C"], baseline["val_macro_f1"], baseline["test_predictions"]):
+        c, val = checks.number(c, "the saved C", low=1e-12), checks.fraction(val, "a saved validation macro-F1")
+        predicted = names(predicted, "its baseline predictions")
+        if len(predicted) != len(test_labels):
+            raise _damaged("its baseline predictions")
+        grid[float(c)] = (float(val), predicted)
+    test = pd.DataFrame({"id": [str(i) for i in test_ids], "label": test_labels})
+    return Source(test, None, None, list(labels), name, grid)
+
+
+def run_record(name: str, splits, labels) -> dict:
+    """What the checks need to judge this run's answers without its data, for :func:`save_answers`.
+
+    The test ids and labels, and lesson 02's baseline recomputed on these splits: for each ``C`` of
+    ``C_GRID``, its validation macro-F1 and its test predictions (labels are saved as their index in
+    ``labels``). The same references the checks compute when they have the data.
+    """
+    if not hasattr(splits, "keys") or any(s not in splits for s in user_data.SPLITS):
+        raise ValueError("splits should be the DatasetDict the data cell loaded, with train, validation and test: "
+                         "run the notebook from the top.")
+    labels = list(labels)
+    frames = user_data.LabelledData(splits, labels, name).frames()
+    source = _from_splits(name, frames, labels)
+    (train_texts, train_labels), = source.trains.values()
+    choice = checks.tfidf_on_validation(train_texts, train_labels, *source.validation)
+    index = {label: i for i, label in enumerate(labels)}
+    test_texts = tuple(source.test["text"])
+    cs = [float(c) for c in choice.table["C"]]
+    return {"name": name, "labels": labels, "sizes": {s: len(frames[s]) for s in user_data.SPLITS},
+            "test_ids": [str(i) for i in source.test["id"]],
+            "test_labels": [index[label] for label in source.test["label"]],
+            "baseline": {"C": cs, "val_macro_f1": [float(v) for v in choice.table["val_macro_f1"]],
+                         "test_predictions": [[index[p] for p in checks.tfidf_test_predictions(
+                             train_texts, train_labels, test_texts, c)] for c in cs]}}
+
+
+def save_answers(namespace: dict) -> None:
+    """Save this run's answers in the notebook for a grader that cannot load its data: ``save_answers(globals())``.
+
+    With the course's data there is nothing to save: the grader re-runs the notebook and checks
+    what that run computes. With your own data the grader (offline, with only the notebook) cannot
+    load it; this cell's output holds your answers and :func:`run_record`, and travels with the
+    notebook when it is saved with its outputs.
+    """
+    from course_utils.grading.saved import show_saved_run
+
+    source = namespace.get("data_source")
+    if source == user_data.BUNDLED:
+        print("The course's data: the grader re-runs this notebook and checks what that run computes, "
+              "so there is nothing to save here.")
+        return
+    if not isinstance(source, str):
+        raise ValueError("data_source is not set: run the notebook from the top (the data cell sets it), "
+                         "then this cell.")
+    show_saved_run(QUESTIONS, namespace, run_record(source, namespace.get("splits"), namespace.get("LABELS", [])))
 
 
 def _predicted(values, source: Source) -> list[str]:
@@ -202,8 +294,42 @@ def check_report(values, workdir):
 # ----------------------------------------------------------------------------- q3
 
 
+def _grid_baseline(values, source: Source) -> str:
+    """As :func:`checks.validated_tfidf`, on the scores a saved record holds for each ``C``."""
+    c = checks.number(values["baseline_c"], "baseline_c", low=1e-12)
+    macro = checks.fraction(values["baseline_macro_f1"], "baseline_macro_f1")
+    grid = source.grid
+    on_grid = [g for g in grid if math.isclose(c, g, rel_tol=1e-9)]
+    if not on_grid:
+        raise Wrong(f"`baseline_c` is {c:g}; choose it from the values lesson 02 searches, C_GRID = {sorted(grid)}.")
+    c = on_grid[0]
+    val = {g: score for g, (score, _) in grid.items()}
+    best = min(g for g in val if val[g] == max(val.values()))  # a tie goes to the smaller C
+
+    def test_f1(g: float) -> float:
+        return checks.scores(source.test["label"], grid[g][1])["macro_f1"]
+
+    if c == best:
+        if abs(test_f1(c) - macro) <= 1e-3:
+            return f"the training split of {source.name}"
+        raise Wrong(f"`baseline_c` = {c:g} is the right choice, but `baseline_macro_f1` is {macro:.3f}: "
+                    f"tfidf_model({c:g}) refitted on the training split scores test macro-F1 {test_f1(c):.3f}.")
+    if val[c] >= val[best]:
+        raise Wrong(f"C = {c:g} ties on validation with a smaller C; on a tie lesson 02 keeps the smaller C, "
+                    "the stronger regularisation (choose_c does: it scans C_GRID in increasing order).")
+    if c == max(sorted(grid), key=test_f1):
+        raise Wrong(f"C = {c:g} is the best C on the test split, not on validation: a setting chosen on test makes "
+                    "the test score optimistic. Score each C on the validation split instead.")
+    default = " 1 is LogisticRegression's default, not a choice." if c == 1.0 else ""
+    raise Wrong(f"`baseline_c` = {c:g} does not have the highest validation macro-F1.{default} Fit tfidf_model(C) on "
+                "the training split for each C in C_GRID, score macro-F1 on the validation split and keep the "
+                "best (ties: the smaller C), or let choose_c do it.")
+
+
 def check_baseline(values, workdir):
     source = _source(values, workdir)
+    if source.grid is not None:
+        return f"C chosen on validation; trained on {_grid_baseline(values, source)}."
     which = checks.validated_tfidf(values["baseline_c"], values["baseline_macro_f1"], test=source.test,
                                    trains=source.trains, validation=source.validation, c_name="baseline_c",
                                    f1_name="baseline_macro_f1")
@@ -225,6 +351,20 @@ def verdict_of(interval) -> str:
     return VERDICTS[0] if interval.low > 0 else VERDICTS[1] if interval.high < 0 else VERDICTS[2]
 
 
+def _baselines(source: Source, c: float):
+    """The baseline's test predictions with this ``C``, for each training split the learner may have used."""
+    if source.grid is not None:
+        on_grid = [g for g in source.grid if math.isclose(c, g, rel_tol=1e-9)]
+        if not on_grid:
+            raise Wrong(f"`baseline_c` is {c:g}, not a value of C_GRID: your run saved the baseline's predictions "
+                        "for those values only.")
+        yield source.grid[on_grid[0]][1]
+        return
+    texts = tuple(source.test["text"])
+    for train_texts, train_labels in source.trains.values():
+        yield checks.tfidf_test_predictions(train_texts, train_labels, texts, c)
+
+
 def check_comparison(values, workdir):
     from course_utils.evaluation import difference_interval
 
@@ -239,11 +379,10 @@ def check_comparison(values, workdir):
     verdict = values["verdict"]
     if verdict not in VERDICTS:
         raise Wrong(f"verdict is {verdict!r}; it should be one of {list(VERDICTS)}.")
-    true, texts = source.test["label"].to_numpy(), tuple(source.test["text"])
+    true = source.test["label"].to_numpy()
     wants = []
-    for train_texts, train_labels in source.trains.values():  # the learner's training split matches
-        baseline = np.array(checks.tfidf_test_predictions(train_texts, train_labels, texts, c))
-        wants.append(difference_interval(true, [predicted], [baseline]))
+    for baseline in _baselines(source, c):  # the learner's training split matches
+        wants.append(difference_interval(true, [predicted], [np.array(baseline)]))
         if abs(estimate - wants[-1].estimate) <= 1e-3:
             break
     else:
@@ -280,7 +419,7 @@ def check_conclusion(values, workdir):
 
 # Raise when a question changes what it asks, its variables or its check: notebooks record the
 # version they were made for, and the grader warns about a submission made for another one.
-VERSION = 2
+VERSION = 3
 
 QUESTIONS = QuestionSet("challenge1", "Challenge 1 · Fine-tune a classifier and compare it with a tuned baseline", [
     Question(

@@ -22,6 +22,8 @@ Modules, one concern each:
 * ``runner``: the child process that executes one notebook with nbclient.
 * ``execution``: one submission: its folder, the runner, the limits, the verdict.
 * ``readback``: reading the answers and working files back without ever waiting.
+* ``saved``: answers a learner's own run saved in the notebook, checked (for review) where the
+  grader's run cannot answer, e.g. challenge 1 on the learner's own data.
 * ``gradebook``: :class:`StudentResult`, checking answers, the CSVs, feedback and state.
 * ``batch``: :func:`grade_submissions`, the whole run with resume.
 * ``cli``: the command line, :func:`main`.

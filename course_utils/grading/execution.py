@@ -28,6 +28,7 @@ from course_utils.grading.limits import (MAX_FILE_BYTES, MAX_NOTEBOOK_BYTES, MAX
 from course_utils.grading.loading import NotANotebook, parse_notebook
 from course_utils.grading.processes import kill_run
 from course_utils.grading.readback import ReadBackTimeout, bounded, copy_working_files, read_answers
+from course_utils.grading.saved import find_saved_run, replay_unanswered
 from course_utils.grading.sandbox import Sandbox, chown_tree, force_remove, runner_command
 
 
@@ -145,8 +146,13 @@ def _start_and_wait(ctx: Context, tmp: Path, workdir: Path, env: dict, config: d
     return run, report if isinstance(report, dict) else {}, timed_out, elapsed, proc.returncode, runner_err
 
 
-def run_notebook(ctx: Context, student: str, path: Path, data: bytes, nb, sha: str, note: str = "") -> StudentResult:
-    """Run ``nb`` (the parsed submission) with the export cell appended, then grade what it exported."""
+def run_notebook(ctx: Context, student: str, path: Path, data: bytes, nb, sha: str, note: str = "",
+                 saved: dict | None = None) -> StudentResult:
+    """Run ``nb`` (the parsed submission) with the export cell appended, then grade what it exported.
+
+    ``saved``: the run the submission saved in its own outputs (:mod:`course_utils.grading.saved`);
+    the questions this run leaves unanswered are checked on it, for review.
+    """
     qs = ctx.qs
     common = {"submission": str(path), "sha256": sha, "ran_as": ctx.sandbox.description}
     token = secrets.token_hex(16)  # names the answers file; the kernel never sees it before the export cell
@@ -215,6 +221,12 @@ def run_notebook(ctx: Context, student: str, path: Path, data: bytes, nb, sha: s
             answers["_errors"] = {str(k): str(v) for k, v in values["_errors"].items() if k in qs.variables}
         outcomes = check_answers(qs, answers, evidence, problems)
         notes = _run_notes(ctx, nb, report, export_index)
+        if saved is not None:  # a fresh folder of the grader's for the saved record, as for the evidence
+            record_dir = Path(tempfile.mkdtemp(prefix="saved-", dir=tmp))
+            outcomes, replayed = replay_unanswered(qs, outcomes, saved, record_dir)
+            if replayed:
+                notes.append(f"this run left {', '.join(replayed)} unanswered, so the answers the notebook's own "
+                             "run saved were checked instead, and marked for review")
         unexported = [q.name for q in qs.questions if any(v in answers.get("_errors", {}) for v in q.variables)]
         if unexported:
             notes.append(f"the answer to {', '.join(unexported)} could not be exported (see "
@@ -283,7 +295,11 @@ def grade_one(ctx: Context, student: str, path: Path) -> StudentResult:
     warning = version_mismatch(qs, nb.get("metadata", {}))
     if warning:
         note = f"{note}; {warning}" if note else warning
+    # What the learner's own run saved travels in its outputs: read it before they are cleared.
+    saved, saved_note = find_saved_run(nb, qs)
+    if saved_note:
+        note = f"{note}; {saved_note}" if note else saved_note
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell.outputs, cell.execution_count = [], None
-    return run_notebook(ctx, student, path, data, nb, sha, note)
+    return run_notebook(ctx, student, path, data, nb, sha, note, saved)
