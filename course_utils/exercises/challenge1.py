@@ -314,16 +314,7 @@ def _grid_baseline(values, source: Source) -> str:
             return f"the training split of {source.name}"
         raise Wrong(f"`baseline_c` = {c:g} is the right choice, but `baseline_macro_f1` is {macro:.3f}: "
                     f"tfidf_model({c:g}) refitted on the training split scores test macro-F1 {test_f1(c):.3f}.")
-    if val[c] >= val[best]:
-        raise Wrong(f"C = {c:g} ties on validation with a smaller C; on a tie lesson 02 keeps the smaller C, "
-                    "the stronger regularisation (choose_c does: it scans C_GRID in increasing order).")
-    if c == max(sorted(grid), key=test_f1):
-        raise Wrong(f"C = {c:g} is the best C on the test split, not on validation: a setting chosen on test makes "
-                    "the test score optimistic. Score each C on the validation split instead.")
-    default = " 1 is LogisticRegression's default, not a choice." if c == 1.0 else ""
-    raise Wrong(f"`baseline_c` = {c:g} does not have the highest validation macro-F1.{default} Fit tfidf_model(C) on "
-                "the training split for each C in C_GRID, score macro-F1 on the validation split and keep the "
-                "best (ties: the smaller C), or let choose_c do it.")
+    checks.wrong_c(c, "baseline_c", tied=val[c] >= val[best], best_on_test=c == max(sorted(grid), key=test_f1))
 
 
 def check_baseline(values, workdir):

@@ -457,10 +457,17 @@ def validated_tfidf(c, macro, *, test, trains: dict, validation: tuple, c_name: 
     which = used[0] if used else next(iter(trains))
     choice = tfidf_on_validation(*trains[which], *validation)
     table = choice.table.set_index("C")["val_macro_f1"]
-    if table[c] >= table.max():
+    wrong_c(c, c_name, tied=table[c] >= table.max(), best_on_test=c == max(C_GRID, key=lambda v: test_f1(which, v)))
+
+
+def wrong_c(c: float, c_name: str, *, tied: bool, best_on_test: bool):
+    """Raise the :class:`Wrong` that says why ``C = c`` is not the validation choice: a tie taken the
+    wrong way (``tied``: it scores the best, but a smaller C does too), chosen on test
+    (``best_on_test``), or neither (the default, or no search)."""
+    if tied:
         raise Wrong(f"C = {c:g} ties on validation with a smaller C; on a tie lesson 02 keeps the smaller C, "
                     "the stronger regularisation (choose_c does: it scans C_GRID in increasing order).")
-    if c == max(C_GRID, key=lambda value: test_f1(which, value)):
+    if best_on_test:
         raise Wrong(f"C = {c:g} is the best C on the test split, not on validation: a setting chosen on test makes "
                     "the test score optimistic. Score each C on the validation split instead.")
     default = " 1 is LogisticRegression's default, not a choice." if c == 1.0 else ""
