@@ -29,7 +29,9 @@ help:
 $(STAMP): $(LOCK) pyproject.toml course_utils/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-compile -r $(LOCK)
+	# pip compiles every installed file one by one; compileall on all cores does the same work in half the time.
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -5,6 +5,8 @@ process (each its own half of every batch), reach the same macro-F1 within 0.02,
 results file, written by rank 0.
 """
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -20,16 +22,30 @@ INSTRUCT = ["--epochs", "2", "--max-train", "64", "--max-eval", "16"]
 
 
 def launch(folder, recipe: str, options: list[str], processes: int) -> dict:
-    """Run a script (under torchrun when ``processes`` > 1) in ``folder``; its results, shards and output."""
-    script = ["-m", "course_utils.train", recipe, "--profile", "smoke", "--results", str(folder / "results"),
-              "--output-dir", str(folder / "out"), "--record-shards", str(folder / "shards"), *options]
-    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
-    command = [sys.executable, *(launcher if processes > 1 else []), *script]
-    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_RESULTS_DIR", "RANK", "WORLD_SIZE")}
-    env["HF_HUB_OFFLINE"] = "1"
-    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    summaries = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    """Run a script in ``folder``: under torchrun when ``processes`` > 1, else in this process (the
+    reference run, spared a second start of torch); its results, shards and output."""
+    arguments = [recipe, "--profile", "smoke", "--results", str(folder / "results"),
+                 "--output-dir", str(folder / "out"), "--record-shards", str(folder / "shards"), *options]
+    if processes == 1:
+        assert "RANK" not in os.environ and "WORLD_SIZE" not in os.environ
+        printed = io.StringIO()
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            with contextlib.redirect_stdout(printed):
+                assert train.main(arguments) == 0
+        finally:
+            os.chdir(here)
+        stdout = printed.getvalue()
+    else:
+        launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+        command = [sys.executable, *launcher, "-m", "course_utils.train", *arguments]
+        env = {k: v for k, v in os.environ.items() if k not in ("COURSE_RESULTS_DIR", "RANK", "WORLD_SIZE")}
+        env["HF_HUB_OFFLINE"] = "1"
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        stdout = done.stdout
+    summaries = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     shards = {int(p.stem[4:]): json.loads(p.read_text())["batches"] for p in (folder / "shards").glob("rank*.json")}
     return {"results": sorted(p.name for p in (folder / "results").rglob("*.json")), "summaries": summaries,
             "recorded": json.loads((folder / "results" / f"train_{recipe}.json").read_text()), "shards": shards}

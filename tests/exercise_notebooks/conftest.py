@@ -42,16 +42,13 @@ USES_CACHED_CLASSIFIER = {"ex03"}
 CELL_TIMEOUT, TOTAL_TIMEOUT = 600, 1200
 
 
-def run_and_grade(notebook: Path, assignment: str, workdir: Path, parameters: str = "") -> dict:
+def run_and_grade(notebook: Path, assignment: str, workdir: Path) -> dict:
     """The fallback: execute ``notebook`` in ``workdir`` with nbclient, export, grade here."""
     import nbformat
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell
 
     nb = nbformat.read(notebook, as_version=4)
-    if parameters:
-        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        cell.source += "\n" + parameters
     qs = load(assignment)
     nb.cells.append(new_code_cell("from course_utils.exercises import export_answers\n"
                                   f"export_answers(globals(), {qs.variables!r}, 'answers.json')"))
@@ -115,13 +112,6 @@ def graded(tmp_path_factory, smoke_env):
         return results
 
     return get
-
-
-@pytest.fixture(scope="module")
-def run_solution(smoke_env):
-    """``run_solution(assignment, workdir, parameters)``: the solution notebook run by the fallback."""
-    return lambda assignment, workdir, parameters="": run_and_grade(
-        ROOT / "solutions" / NOTEBOOKS[assignment], assignment, workdir, parameters)
 
 
 def assert_full_marks(assignment: str, result: dict) -> None:
