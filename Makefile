@@ -75,6 +75,8 @@ results:
 # a failing lesson stops make before the snapshot, leaving its results in build/results-gpu*/.
 GPU_RUN = gpu$(if $(strip $(COURSE_PRECISION)),-$(strip $(COURSE_PRECISION)),)
 results-gpu: install
+	@test -z "$$COURSE_ENCODER$$COURSE_CAUSAL_LM" || { echo "error: unset COURSE_ENCODER and COURSE_CAUSAL_LM: \
+the GPU snapshot is of the profile's models (a run with yours records under build/results-$(GPU_RUN)/own-models/)"; exit 2; }
 	rm -rf build/results-$(GPU_RUN)
 	$(BIN)/python tools/run_lessons.py --profile gpu --results build/results-$(GPU_RUN) --out build/notebooks-$(GPU_RUN)
 	rm -rf $(SNAPSHOT)/$(GPU_RUN) && mkdir -p $(SNAPSHOT)/$(GPU_RUN) && cp build/results-$(GPU_RUN)/*.json $(SNAPSHOT)/$(GPU_RUN)/

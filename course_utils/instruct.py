@@ -315,13 +315,15 @@ def label_positions_trainer_class():
             return agreed_length_sampler(sampler, self.args.seed)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            from torch.distributed.fsdp import FSDPModule
             from torch.nn.parallel import DistributedDataParallel
 
             inner = model
-            if isinstance(model, DistributedDataParallel):
+            if isinstance(model, (DistributedDataParallel, FSDPModule)):
                 # Several processes (torchrun, accelerate): the wrapper's own forward must run, or the
-                # processes never average their gradients; its loss is the same one, computed in full.
-                inner = model.module
+                # processes never average their gradients (DDP) or gather the sharded weights (FSDP);
+                # its loss is the same one, computed in full.
+                inner = getattr(model, "module", model)
                 loss = model(**inputs).loss
             else:
                 loss = label_positions_loss(model, inputs)

@@ -171,6 +171,11 @@ def instruct(args) -> dict:
     from course_utils.models import load_pretrained
     from course_utils.recipes import instruction_recipe
 
+    if os.environ.get("ACCELERATE_USE_FSDP", "").strip().lower() in ("1", "true"):
+        # the held-out prompts are scored by rank 0 alone, which a sharded model cannot do
+        raise SystemExit("instruct does not run under FSDP yet: its exact-match scoring generates on one process. "
+                         "Use DDP (configs/accelerate/ddp.yaml or torchrun), with LoRA if the model is large "
+                         "(lesson 06).")
     cfg, processes = _setup(args, causal_lm=args.causal_lm)
     res = _results(args, cfg, "train_instruct")
     tokenizer = load_pretrained(AutoTokenizer, cfg.causal_lm)

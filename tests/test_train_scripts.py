@@ -117,3 +117,10 @@ def test_bad_settings_are_named():
         train.parse_args(["classify", "--epochs", "0"])
     with pytest.raises(SystemExit):
         train.parse_args(["finetune"])
+
+
+def test_instruct_refuses_fsdp_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(SystemExit, match="does not run under FSDP yet"):
+        train.main(["instruct", "--profile", "smoke", "--results", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # refused before anything was recorded
