@@ -192,6 +192,19 @@ def choose_model(role: str, given: str | None, profile: str, env: Mapping[str, s
     return given
 
 
+def choose_models(profile: str, encoder: str | None = None, causal_lm: str | None = None,
+                  env: Mapping[str, str] | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Both models of a run (:func:`choose_model` for each role) and the roles where the learner chose
+    another model than the profile's.
+
+    >>> choose_models("cpu", env={"COURSE_CAUSAL_LM": "gpt2-medium"})
+    ({'encoder': 'distilbert-base-uncased', 'causal_lm': 'gpt2-medium'}, ('causal_lm',))
+    """
+    names = {role: choose_model(role, given, profile, env)
+             for role, given in (("encoder", encoder), ("causal_lm", causal_lm))}
+    return names, tuple(role for role, name in names.items() if name != getattr(SIZES[profile], role))
+
+
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
@@ -421,10 +434,8 @@ def setup(profile: str | None = None, *, encoder: str | None = None, causal_lm: 
             f"Unknown setting(s) {sorted(unknown)}; a profile has: "
             f"{', '.join(ProfileSizes.__dataclass_fields__)}."
         )
-    chosen_models = {role: choose_model(role, given, chosen)
-                     for role, given in (("encoder", encoder), ("causal_lm", causal_lm))}
+    chosen_models, own = choose_models(chosen, encoder, causal_lm)
     sizes = replace(SIZES[chosen], **chosen_models, **overrides)
-    own = tuple(role for role, name in chosen_models.items() if name != getattr(SIZES[chosen], role))
     if chosen == "gpu" and not torch.cuda.is_available():
         raise RuntimeError(
             "The gpu profile needs a CUDA device and torch sees none. On Colab: Runtime > "

@@ -77,6 +77,17 @@ def own_models_folder(models: dict[str, str]) -> str:
     return f"{OWN_MODELS_FOLDER}/{slug(models['encoder'])}__{slug(models['causal_lm'])}"
 
 
+def lessons_folder(folder: str | Path | None, models: dict[str, str] | None, own_models=()) -> Path:
+    """Where a run's lesson results go: ``folder`` (else :func:`default_folder`), or its
+    :func:`own_models_folder` when the learner chose any model (``own_models``).
+
+    >>> lessons_folder("build/results", {"encoder": "roberta-base (Hub)", "causal_lm": "gpt2 (Hub)"}, ("encoder",))
+    PosixPath('build/results/own-models/roberta-base__gpt2')
+    """
+    base = Path(folder or default_folder())
+    return base / own_models_folder(models) if own_models else base
+
+
 class Results:
     """The recorded results of one lesson, saved to ``<folder>/<lesson>.json`` on each record.
 
@@ -98,10 +109,7 @@ class Results:
         self.profile = profile
         self.models = dict(config.models) if config is not None else None
         self.own_models = tuple(config.own_models) if config is not None else ()
-        base = Path(folder or default_folder())
-        if self.own_models:
-            base = base / own_models_folder(self.models)
-        self.path = base / f"{lesson}.json"
+        self.path = lessons_folder(folder, self.models, self.own_models) / f"{lesson}.json"
         self.values: dict[str, dict[str, Any]] = {}
         self.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._save()

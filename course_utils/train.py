@@ -26,12 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from course_utils.training import world_size
-
-
-def rank() -> int:
-    """This process's rank among those a launcher started (``RANK``); 0 without a launcher."""
-    return int(os.environ.get("RANK", "0") or 0)
+from course_utils.training import rank, world_size
 
 
 def per_process_batch(global_batch: int, processes: int) -> int:
@@ -77,20 +72,19 @@ class ShardRecorder:
 
 
 def _setup(args, **models):
+    """The course's setup, with each process's share of the global batch (``--global-batch``, else the
+    profile's) as its batch; the summary is printed once, by rank 0."""
+    from dataclasses import replace
+
     import course_utils
 
     processes = world_size()
-    cfg = course_utils.setup(profile=args.profile, seed=args.seed, verbose=rank() == 0,
-                             train_batch_size=per_process_batch(args.global_batch or _profile_batch(args),
-                                                                processes), **models)
+    cfg = course_utils.setup(profile=args.profile, seed=args.seed, verbose=False, **models)
+    batch = per_process_batch(args.global_batch or cfg.sizes.train_batch_size, processes)
+    cfg = replace(cfg, sizes=replace(cfg.sizes, train_batch_size=batch))
+    if rank() == 0:
+        print(cfg.summary())
     return cfg, processes
-
-
-def _profile_batch(args) -> int:
-    from course_utils.profiles import SIZES, select_profile
-
-    profile = args.profile or select_profile()[0]
-    return SIZES[profile].train_batch_size
 
 
 def _results(args, cfg, name: str):

@@ -86,6 +86,18 @@ def world_size(env=None) -> int:
     return int(value)
 
 
+def rank(env=None) -> int:
+    """This process's rank among those a launcher started (``RANK``); 0 without a launcher.
+
+    >>> rank({}), rank({"RANK": "1"})
+    (0, 1)
+    """
+    value = (os.environ if env is None else env).get("RANK", "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"RANK={value!r} must be a whole number (the launcher sets it).")
+    return int(value)
+
+
 def _steps(cfg, train_examples: int, overrides: dict, epochs: float) -> tuple[float, int, int]:
     """``(epochs, global batch size, optimizer steps)`` of a preset, as ``overrides`` leave them.
     Each of the :func:`world_size` processes takes its own batch per step, so a step consumes

@@ -144,19 +144,16 @@ def headline(results_dir: Path, lesson: str) -> tuple[str, str]:
 
 def lesson_results_folder(results_dir: Path) -> Path:
     """Where the lessons of this run record: ``results_dir``, or its ``own-models/...`` sub-folder when
-    ``COURSE_ENCODER`` or ``COURSE_CAUSAL_LM`` names a model other than the profile's (as
-    ``course_utils.Results`` decides), so a run with a learner's model never overwrites the profile's
-    results or run summary."""
-    from course_utils.profiles import SIZES, choose_model, describe_model, select_profile
-    from course_utils.results import own_models_folder
+    ``COURSE_ENCODER`` or ``COURSE_CAUSAL_LM`` names a model other than the profile's (decided as
+    ``course_utils.setup`` and ``Results`` decide it), so a run with a learner's model never overwrites
+    the profile's results or run summary."""
+    from course_utils.profiles import choose_models, describe_model, select_profile
+    from course_utils.results import lessons_folder
 
     if not (os.environ.get("COURSE_ENCODER", "").strip() or os.environ.get("COURSE_CAUSAL_LM", "").strip()):
-        return results_dir
-    profile = select_profile()[0]
-    names = {role: choose_model(role, None, profile) for role in ("encoder", "causal_lm")}
-    if all(name == getattr(SIZES[profile], role) for role, name in names.items()):
-        return results_dir
-    return results_dir / own_models_folder({role: describe_model(name) for role, name in names.items()})
+        return results_dir  # no probe of the network for the usual run
+    names, own = choose_models(select_profile()[0])
+    return lessons_folder(results_dir, {role: describe_model(name) for role, name in names.items()}, own)
 
 
 def main(argv: list[str] | None = None) -> int:
