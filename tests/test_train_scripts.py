@@ -17,7 +17,8 @@ import pytest
 from course_utils import train
 from course_utils.training import optimizer_steps
 
-CLASSIFY = ["--epochs", "4", "--patience", "0", "--max-train", "128"]  # a fixed number of steps for both runs
+# A fixed number of steps for both runs: 32 steps of 8 examples, which a tiny model learns from (macro-F1 above 0.9).
+CLASSIFY = ["--epochs", "4", "--patience", "0", "--max-train", "64", "--global-batch", "8"]
 INSTRUCT = ["--epochs", "2", "--max-train", "64", "--max-eval", "16"]
 
 
@@ -69,8 +70,8 @@ def test_two_processes_split_every_batch_of_one_process(classify_runs):
 def test_two_processes_reach_the_macro_f1_of_one(classify_runs):
     one, two = (classify_runs[n]["recorded"]["values"] for n in (1, 2))
     assert one["processes"]["value"] == 1 and two["processes"]["value"] == 2
-    assert one["global_batch"]["value"] == two["global_batch"]["value"] == 16
-    assert one["optimizer_steps"]["value"] == two["optimizer_steps"]["value"] == optimizer_steps(128, 16, 4)
+    assert one["global_batch"]["value"] == two["global_batch"]["value"] == 8
+    assert one["optimizer_steps"]["value"] == two["optimizer_steps"]["value"] == optimizer_steps(64, 8, 4)
     assert abs(one["test_macro_f1"]["value"] - two["test_macro_f1"]["value"]) <= 0.02
     assert one["test_macro_f1"]["value"] > 0.8  # both learned the task, not just agreed
 

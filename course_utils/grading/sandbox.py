@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from course_utils.grading.errors import GraderError
@@ -72,13 +72,27 @@ def _probe(env: dict, cwd: Path, sandbox: Sandbox) -> tuple[subprocess.Completed
     return kernel, ""
 
 
+# What this process's probes found. Each probe starts two Pythons (about 2 s); a process that grades
+# one batch after another with the same Python, package and environment (an instructor's notebook,
+# the course's tests) probes once. A probe that fails is not kept: the next batch probes again.
+_CHOSEN: dict[tuple, Sandbox] = {}
+
+
 def choose_sandbox(run_as: str | None, env: dict, package_dir: Path) -> Sandbox:
     """Who runs the submissions: ``run_as`` (``"auto"``: ``nobody`` when root and usable; ``None``: us).
 
     A named user that cannot be used is a :class:`GraderError`; so is a Python that cannot
     import the course packages, or one that would import ``course_utils`` from elsewhere than
-    ``package_dir``.
+    ``package_dir``. The answer for the same Python, user, package and environment is probed once
+    per process.
     """
+    key = (sys.executable, run_as, str(Path(package_dir).resolve()), tuple(sorted(env.items())))
+    if key not in _CHOSEN:
+        _CHOSEN[key] = _probe_sandbox(run_as, env, package_dir)
+    return replace(_CHOSEN[key])  # a copy: the caller's changes stay the caller's
+
+
+def _probe_sandbox(run_as: str | None, env: dict, package_dir: Path) -> Sandbox:
     same = Sandbox(None, None, f"same user ({current_user()})")
     with tempfile.TemporaryDirectory(prefix="course-grade-probe-") as tmp:
         tmp = Path(tmp)

@@ -51,7 +51,7 @@ def learners_notebook(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("learner")
     frame = data.load_domain_frame()
-    rows = frame.groupby("label").head(40).sample(frac=1.0, random_state=1)
+    rows = frame.groupby("label").head(15).sample(frac=1.0, random_state=1)
     rows.assign(category=rows["label"].map(NAMES)).rename(columns={"text": "review"})[
         ["review", "category"]].to_csv(folder / "my_data.csv", index=False)
     nb = nbformat.read(SOLUTION, as_version=4)

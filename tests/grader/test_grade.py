@@ -312,6 +312,29 @@ def test_sandbox_user_choice(tmp_path):
     assert grade.choose_sandbox(None, env, package).uid is None
 
 
+def test_the_sandbox_is_probed_once_per_python_package_and_environment(monkeypatch):
+    from course_utils.grading import sandbox as chooser
+
+    probes = []
+    real_probe = chooser._probe
+    monkeypatch.setattr(chooser, "_probe", lambda *args: probes.append(args) or real_probe(*args))
+    monkeypatch.setattr(chooser, "_CHOSEN", {})
+    env = {"PATH": os.environ.get("PATH", "")}
+    package = Path(course_utils.__file__).resolve().parent
+    first = chooser.choose_sandbox(None, env, package)
+    first.note = "changed by the caller"
+    again = chooser.choose_sandbox(None, env, package)
+    assert len(probes) == 1 and again.note == "submissions run as the grader's own user (asked for)"
+    chooser.choose_sandbox(None, {**env, "LANG": "C.UTF-8"}, package)  # another environment: probed again
+    assert len(probes) == 2
+    if os.geteuid() == 0 and chooser.choose_sandbox("auto", env, package).uid is None:
+        for attempt in (1, 2):  # a refusal is not kept: each batch asks again
+            before = len(probes)
+            with pytest.raises(GraderError, match="cannot run submissions as 'nobody'"):
+                chooser.choose_sandbox("nobody", env, package)
+            assert len(probes) == before + 1, attempt
+
+
 def test_collect_submissions_ids(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
