@@ -61,6 +61,17 @@ def test_supported_floor_is_what_the_lock_tests():
         assert str(deps[name].specifier) == f">={floor}"
 
 
+def test_reading_a_notebook_builds_no_parser():
+    """jsonschema 4.24 and later pull in rfc3987-syntax (through jupyter-events' format extra), which
+    builds a Lark parser when imported: 0.7 s in every process that imports nbformat, and the grader
+    starts one such process per submission. The lock keeps jsonschema 4.23."""
+    from packaging.version import Version
+
+    pins = lock_pins()
+    assert Version(pins["jsonschema"]) < Version("4.24"), "keep jsonschema below 4.24 in the lock (see the Makefile)"
+    assert "rfc3987-syntax" not in pins and "lark" not in pins
+
+
 def test_environment_yml_installs_the_lock():
     env = (ROOT / "environment.yml").read_text()
     header = (ROOT / "requirements-lock.txt").read_text().splitlines()[0]
