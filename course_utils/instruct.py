@@ -316,13 +316,14 @@ def label_positions_trainer_class():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             from torch.distributed.fsdp import FSDPModule
-            from torch.nn.parallel import DistributedDataParallel
+            from torch.nn.parallel import DataParallel, DistributedDataParallel
 
             inner = model
-            if isinstance(model, (DistributedDataParallel, FSDPModule)):
-                # Several processes (torchrun, accelerate): the wrapper's own forward must run, or the
-                # processes never average their gradients (DDP) or gather the sharded weights (FSDP);
-                # its loss is the same one, computed in full.
+            if isinstance(model, (DistributedDataParallel, FSDPModule, DataParallel)):
+                # Several processes (torchrun, accelerate), or one process on several GPUs: the wrapper's
+                # own forward must run, or the copies never average their gradients (DDP, DataParallel)
+                # or gather the sharded weights (FSDP); its loss is the same one, computed in full
+                # (DataParallel returns one per GPU, which Trainer averages).
                 inner = getattr(model, "module", model)
                 loss = model(**inputs).loss
             else:

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from course_utils.training import rank, world_size
+from course_utils.training import rank, replicas, world_size
 
 
 def per_process_batch(global_batch: int, processes: int) -> int:
@@ -80,7 +80,8 @@ def _setup(args, **models):
 
     processes = world_size()
     cfg = course_utils.setup(profile=args.profile, seed=args.seed, verbose=False, **models)
-    batch = per_process_batch(args.global_batch or cfg.sizes.train_batch_size, processes)
+    # Split over every copy of the model: the processes, or one process's GPUs under DataParallel.
+    batch = per_process_batch(args.global_batch or cfg.sizes.train_batch_size, replicas(cfg))
     cfg = replace(cfg, sizes=replace(cfg.sizes, train_batch_size=batch))
     if rank() == 0:
         print(cfg.summary())
@@ -98,7 +99,7 @@ def _record(res, processes: int, cfg, **values) -> None:
     if res is None:
         return
     res.record("processes", processes, label="Training processes", headline=True)
-    res.record("global_batch", cfg.sizes.train_batch_size * processes, label="Examples per optimizer step")
+    res.record("global_batch", cfg.sizes.train_batch_size * replicas(cfg), label="Examples per optimizer step")
     for name, (value, label, fmt) in values.items():
         res.record(name, value, label=label, headline=label is not None, fmt=fmt)
 
@@ -128,7 +129,7 @@ def classify(args) -> dict:
         recipe = replace(recipe, max_epochs=args.epochs)
     if args.patience is not None:
         # patience 0: no early stopping; every epoch runs (the best one is still kept)
-        recipe = replace(recipe, patience=args.patience or args.epochs or recipe.max_epochs)
+        recipe = replace(recipe, patience=args.patience or recipe.max_epochs)
     if args.learning_rate is not None:
         recipe = recipe.with_rate(args.learning_rate)
     recorder = ShardRecorder(DataCollatorWithPadding(tokenizer), encoded["train"]) if args.record_shards else None
@@ -179,8 +180,8 @@ def instruct(args) -> dict:
         records = records.head(args.max_train)
     encoded = encode_records(records, tokenizer, cfg.sizes.max_length * 2)  # as lesson 05: passages are long
     recipe = instruction_recipe(cfg)
-    epochs = args.epochs or recipe.epochs
-    rate = args.learning_rate or recipe.learning_rate
+    epochs = recipe.epochs if args.epochs is None else args.epochs
+    rate = recipe.learning_rate if args.learning_rate is None else args.learning_rate
     model = load_pretrained(AutoModelForCausalLM, cfg.causal_lm)
     recorder = None
     if args.record_shards:
@@ -238,6 +239,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}.")
     if args.patience is not None and args.patience < 0:
         parser.error(f"--patience must be 0 or more, got {args.patience}.")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        parser.error(f"--learning-rate must be above 0, got {args.learning_rate}.")
     return args
 
 

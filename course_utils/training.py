@@ -98,12 +98,32 @@ def rank(env=None) -> int:
     return int(value)
 
 
+def replicas(cfg, env=None, gpus: int | None = None) -> int:
+    """How many copies of the model train side by side, each on its own batch of every optimizer
+    step: the :func:`world_size` processes a launcher started or, in a single process on a machine
+    with several GPUs, every GPU (``Trainer`` then wraps the model in ``DataParallel``).
+
+    >>> from types import SimpleNamespace
+    >>> gpu, cpu = SimpleNamespace(device="cuda"), SimpleNamespace(device="cpu")
+    >>> replicas(gpu, env={}, gpus=2), replicas(gpu, env={"WORLD_SIZE": "4"}, gpus=4), replicas(cpu, env={}, gpus=2)
+    (2, 4, 1)
+    """
+    processes = world_size(env)
+    if processes > 1 or cfg.device != "cuda":
+        return processes
+    if gpus is None:
+        import torch
+
+        gpus = torch.cuda.device_count()
+    return max(1, gpus)
+
+
 def _steps(cfg, train_examples: int, overrides: dict, epochs: float) -> tuple[float, int, int]:
     """``(epochs, global batch size, optimizer steps)`` of a preset, as ``overrides`` leave them.
-    Each of the :func:`world_size` processes takes its own batch per step, so a step consumes
-    their sum: the same number of steps as one process whose batch is that sum."""
+    Each of the :func:`replicas` takes its own batch per step, so a step consumes their sum: the
+    same number of steps as one process whose batch is that sum."""
     epochs = overrides.get("num_train_epochs", epochs)
-    batch = overrides.get("per_device_train_batch_size", cfg.sizes.train_batch_size) * world_size()
+    batch = overrides.get("per_device_train_batch_size", cfg.sizes.train_batch_size) * replicas(cfg)
     return epochs, batch, optimizer_steps(train_examples, batch, epochs)
 
 
@@ -136,7 +156,6 @@ def training_args(cfg, output_dir: str, *, train_examples: int, recipe=None, **o
         learning_rate=recipe.learning_rate,
         warmup_steps=max(1, round(recipe.warmup_epochs * optimizer_steps(train_examples, batch, 1))),
         weight_decay=0.01,
-        per_device_train_batch_size=overrides["per_device_train_batch_size"],
         per_device_eval_batch_size=s.eval_batch_size,
         save_total_limit=1,
         save_only_model=True,  # no optimizer state on disk: the best model is what we reload

@@ -241,6 +241,10 @@ def test_anchor_adds_its_penalty_to_the_label_positions_loss(tok):
         penalty = anchor.penalty(model).item()
         assert penalty > 0
         assert loss.item() == pytest.approx(label_positions_loss(model, batch).item() + penalty, rel=1e-5)
+        # One process on several GPUs: Trainer wraps the model in DataParallel, which has no
+        # base_model; the loss goes through the wrapper's forward, the anchor reads the model inside.
+        wrapped = trainer.compute_loss(torch.nn.DataParallel(model), batch)
+        assert wrapped.item() == pytest.approx(loss.item(), rel=1e-5)
 
 
 def test_the_tiny_recipe_is_the_one_chosen_on_validation():

@@ -118,6 +118,8 @@ def test_bad_settings_are_named():
         train.parse_args(["classify", "--epochs", "0"])
     with pytest.raises(SystemExit):
         train.parse_args(["finetune"])
+    with pytest.raises(SystemExit):  # not silently replaced by the recipe's rate
+        train.parse_args(["instruct", "--learning-rate", "0"])
 
 
 def test_instruct_refuses_fsdp_with_the_reason(monkeypatch, tmp_path):
