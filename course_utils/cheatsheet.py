@@ -90,24 +90,30 @@ def snapshot_folder() -> Path:
     return Path(str(resources.files("course_utils") / "snapshot"))
 
 
-def load_results(folder: str | Path | None = None, *, profile: str = "smoke") -> tuple[dict, str, Path]:
+def load_results(folder: str | Path | None = None, *, profile: str = "smoke",
+                 config=None) -> tuple[dict, str, Path]:
     """``({lesson: {name: value}}, where, folder)`` for lessons 02-06.
 
-    ``folder`` given: that folder, in ``profile``. ``folder`` None: the learner's ``build/results``
-    (the default results folder) when it holds every lesson in ``profile``, else the committed
-    snapshot in ``profile``, else the snapshot's smoke profile; ``where`` says which was used.
+    ``folder`` given: that folder, in ``profile``. ``folder`` None: the first that holds every lesson
+    in ``profile`` of: the runs with the learner's own models (when ``config``, what
+    :func:`course_utils.setup` returned, names any), the learner's ``build/results`` (the default
+    results folder), the committed snapshot of ``profile`` (``snapshot/gpu/`` for the gpu profile), the
+    snapshot; else the snapshot's smoke profile. ``where`` says which was used.
     """
-    from course_utils.results import default_folder
+    from course_utils.results import default_folder, lessons_folder
 
     if folder is not None:
         candidates = [(snapshot_folder() if str(folder) == "snapshot" else Path(folder), profile)]
     else:
-        candidates = [(default_folder(), profile), (snapshot_folder(), profile), (snapshot_folder(), "smoke")]
+        own = [(lessons_folder(None, config.models, config.own_models), profile)] if getattr(
+            config, "own_models", ()) else []
+        candidates = own + [(default_folder(), profile), (snapshot_folder() / profile, profile),
+                            (snapshot_folder(), profile), (snapshot_folder(), "smoke")]
     for candidate, wanted in candidates:
         values = _read(candidate, wanted)
         if values is not None:
-            label = "the course's committed snapshot" if candidate.resolve() == snapshot_folder().resolve() else \
-                f"your own runs in {candidate}"
+            committed = snapshot_folder().resolve() in (candidate.resolve(), candidate.resolve().parent)
+            label = "the course's committed snapshot" if committed else f"your own runs in {candidate}"
             return values, f"{label}, {wanted} profile", candidate
     raise FileNotFoundError(f"No results of lessons {', '.join(LESSONS)} in the {profile} profile in "
                             f"{', '.join(str(c) for c, _ in candidates)}: run them (make run), or read the "

@@ -100,3 +100,25 @@ def test_a_results_folder_with_a_lesson_half_written_is_not_used(tmp_path):
     (tmp_path / "06_lora.json").write_text(json.dumps(half))
     with pytest.raises(FileNotFoundError):
         cheatsheet.load_results(tmp_path)
+
+
+def test_with_the_learners_own_models_lesson_07_reads_their_runs(tmp_path, monkeypatch):
+    import shutil
+    from types import SimpleNamespace
+
+    from course_utils.results import lessons_folder
+
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
+    cfg = SimpleNamespace(models={"encoder": "roberta-base (Hub)", "causal_lm": "tiny-gpt2 (bundled, offline)"},
+                          own_models=("encoder",))
+    own = lessons_folder(None, cfg.models, cfg.own_models)
+    for folder in (tmp_path, own):  # the profile's runs and the runs with the learner's encoder
+        folder.mkdir(parents=True, exist_ok=True)
+        for lesson in cheatsheet.LESSONS:
+            shutil.copy(cheatsheet.snapshot_folder() / f"{lesson}.json", folder)
+    assert cheatsheet.load_results(config=cfg)[2] == own
+    assert cheatsheet.load_results()[2] == tmp_path  # without own models: the profile's runs
+    for lesson in cheatsheet.LESSONS:
+        (own / f"{lesson}.json").unlink()
+    values, where, folder = cheatsheet.load_results(config=cfg)  # none yet: the next candidate, named
+    assert folder == tmp_path and str(tmp_path) in where
