@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils import user_data
+from course_utils.baselines import C_GRID
 from course_utils.exercises import checks
 from course_utils.exercises.core import Question, QuestionSet, Wrong
 from course_utils.grading.saved import SAVED_FILE
@@ -160,6 +161,8 @@ def _from_record(name: str, record) -> Source:
         if len(predicted) != len(test_labels):
             raise _damaged("its baseline predictions")
         grid[float(c)] = (float(val), predicted)
+    if len(grid) != len(C_GRID) or not all(any(math.isclose(c, g, rel_tol=1e-9) for c in grid) for g in C_GRID):
+        raise _damaged("its baseline grid, which is not C_GRID")  # or the checks would take its word for C_GRID
     test = pd.DataFrame({"id": [str(i) for i in test_ids], "label": test_labels})
     return Source(test, None, None, list(labels), name, grid)
 

@@ -109,7 +109,7 @@ def replay_unanswered(qs: QuestionSet, outcomes: list[Outcome], saved: dict, fol
 
     ``folder`` is a fresh folder of the grader's: the record is written there as :data:`SAVED_FILE`
     and the replayed checks read it. A question that reads working files is never replayed (the
-    files did not travel), nor one the saved run did not answer either. Replayed outcomes keep
+    files did not travel), nor one the saved run did not answer in full either. Replayed outcomes keep
     their points and are marked for review, with :data:`REPLAY_NOTE`.
     """
     folder = Path(folder)
@@ -119,7 +119,7 @@ def replay_unanswered(qs: QuestionSet, outcomes: list[Outcome], saved: dict, fol
     out, replayed = [], []
     for question, outcome in zip(qs.questions, outcomes):
         values = {v: answers.get(v) for v in question.variables}
-        if outcome.status != "unanswered" or question.files or all(v is None for v in values.values()):
+        if outcome.status != "unanswered" or question.files or any(v is None for v in values.values()):
             out.append(outcome)
             continue
         try:

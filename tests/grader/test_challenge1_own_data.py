@@ -200,6 +200,9 @@ def test_a_damaged_or_foreign_record_is_refused(hub_data, tmp_path):
     assert other["q2"].status == "incorrect" and "saved record is for the data 'imdb'" in other["q2"].feedback
     broken = replayed(answers, {**record, "test_labels": [7] * len(record["test_labels"])}, tmp_path / "broken")
     assert broken["q2"].status == "incorrect" and "damaged (its test labels)" in broken["q2"].feedback
+    one_c = {**record["baseline"], **{k: record["baseline"][k][:1] for k in ("C", "val_macro_f1", "test_predictions")}}
+    shrunk = replayed(answers, {**record, "baseline": one_c}, tmp_path / "shrunk")  # C_GRID is the course's, not the record's
+    assert shrunk["q3"].status == "incorrect" and "its baseline grid" in shrunk["q3"].feedback
 
 
 def test_the_grader_reads_only_a_saved_run_of_its_own_assignment():
