@@ -219,8 +219,10 @@ def audit_dataset(df, text_col: str = "text", label_col: str = "label", tokenize
         n_leaked = sum(1 for found in where.values() if len(found) > 1)
 
     lengths = _lengths(usable_texts, tokenizer) if usable_texts else []
-    if max_length is None and tokenizer is not None and getattr(tokenizer, "model_max_length", 0) < 100_000:
-        max_length = int(tokenizer.model_max_length)
+    if max_length is None and tokenizer is not None:
+        from course_utils.models import tokenizer_context
+
+        max_length = tokenizer_context(tokenizer)  # None where the tokenizer's files do not say
     n_over = None if max_length is None else sum(1 for n in lengths if n > max_length)
     unit = "tokens" if tokenizer is not None else "words"
 

@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from importlib import resources
 
@@ -24,6 +25,15 @@ _OFFLINE_HINT = (
 )
 
 
+def is_local(name: str) -> bool:
+    """Whether a model name means a folder on this machine rather than a Hub id.
+
+    >>> is_local(TINY_GPT2), is_local("~/models/my-bert"), is_local("distilbert-base-uncased")
+    (True, True, False)
+    """
+    return os.path.isabs(name) or name.startswith((".", "~")) or os.path.isdir(os.path.expanduser(name))
+
+
 def load_pretrained(auto_class, name: str, **kwargs):
     """``auto_class.from_pretrained(name, **kwargs)``, with a clear message when offline.
 
@@ -36,7 +46,7 @@ def load_pretrained(auto_class, name: str, **kwargs):
     try:
         return auto_class.from_pretrained(name, **kwargs)
     except OSError as error:
-        if name.startswith("/") or "." in name.split("/")[0]:
+        if is_local(name):
             raise FileNotFoundError(
                 f"No model or tokenizer at {name!r}: is the path right? The bundled models are "
                 f"{TINY_ENCODER!r} and {TINY_GPT2!r}."

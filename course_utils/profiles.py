@@ -135,18 +135,13 @@ def describe_model(name: str) -> str:
     """
     if os.path.dirname(os.path.abspath(name)) == os.path.abspath(models.TINY_MODELS_DIR):
         return f"{os.path.basename(name)} (bundled, offline)"
-    if _is_local(name):
+    if models.is_local(name):
         return f"{os.path.abspath(os.path.expanduser(name))} (local folder)"
     return f"{name} (Hub)"
 
 
 def _yours(role: str, own: tuple[str, ...]) -> str:
-    return "  <- yours: real-model recipes unless you pass your own values" if role in own else ""
-
-
-def _is_local(name: str) -> bool:
-    """Whether a model name means a folder on this machine rather than a Hub id."""
-    return (os.path.isabs(name) or name.startswith((".", "~")) or os.path.isdir(os.path.expanduser(name)))
+    return "  <- yours" if role in own else ""  # the recipes line says which recipes apply
 
 
 MODEL_ROLES = {"encoder": "COURSE_ENCODER", "causal_lm": "COURSE_CAUSAL_LM"}
@@ -178,7 +173,7 @@ def choose_model(role: str, given: str | None, profile: str, env: Mapping[str, s
         raise ValueError(f"{source}: a model must be a Hub id (such as 'bert-base-uncased') or the path of a "
                          "folder saved with save_pretrained; None uses the profile's model.")
     given = given.strip()
-    if _is_local(given):
+    if models.is_local(given):
         folder = os.path.abspath(os.path.expanduser(given))
         if not os.path.isfile(os.path.join(folder, "config.json")):
             raise FileNotFoundError(

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile  # the kernels inherit it
-    if os.environ.get("COURSE_PROFILE") == "gpu":
+    if os.environ.get("COURSE_PROFILE", "").strip().lower() == "gpu":  # as setup() reads it
         problem = gpu_problem()
         if problem:
             print(f"error: {problem}", file=sys.stderr)

@@ -26,10 +26,11 @@ from course_utils.grading.limits import (DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_GB
 from course_utils.grading.loading import collect_submissions, load_assignment
 from course_utils.grading.processes import kill_run
 from course_utils.grading.sandbox import choose_sandbox
+from course_utils.profiles import MODEL_ROLES
 
 # The course's own choices, passed to the kernels and part of what a resume marker must match: grading
 # with another model (COURSE_ENCODER=...) regrades everyone.
-_COURSE_CHOICES = ("COURSE_ENCODER", "COURSE_CAUSAL_LM", "COURSE_PRECISION")
+_COURSE_CHOICES = (*MODEL_ROLES.values(), "COURSE_PRECISION")
 # Passed on to the kernel; everything else in the grader's environment (tokens, keys) is not.
 _ENV_ALLOWED = {"PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE",
                 "HF_DATASETS_CACHE", "TORCH_HOME", *_COURSE_CHOICES}
